@@ -88,7 +88,10 @@ impl SyntaxError {
 
     /// The same error shifted by `base` bytes.
     pub const fn rebase(self, base: usize) -> Self {
-        SyntaxError { kind: self.kind, at: self.at + base }
+        SyntaxError {
+            kind: self.kind,
+            at: self.at + base,
+        }
     }
 }
 
@@ -181,7 +184,10 @@ pub struct ParseError {
 impl ParseError {
     /// New error.
     pub fn new(kind: ParseErrorKind, offset: usize) -> Self {
-        ParseError { kind, offset: offset.min(u32::MAX as usize) as u32 }
+        ParseError {
+            kind,
+            offset: offset.min(u32::MAX as usize) as u32,
+        }
     }
 
     /// The status a request carrying this error should be answered with.
@@ -194,7 +200,13 @@ impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             ParseErrorKind::BadCriticalHeader(h, s) => {
-                write!(f, "malformed {} header ({}) at byte {}", h.as_str(), s.as_str(), self.offset)
+                write!(
+                    f,
+                    "malformed {} header ({}) at byte {}",
+                    h.as_str(),
+                    s.as_str(),
+                    self.offset
+                )
             }
             k => write!(f, "{} at byte {}", k.as_str(), self.offset),
         }

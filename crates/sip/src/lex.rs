@@ -22,7 +22,10 @@ const fn build_table() -> [u8; 256] {
         if c.is_ascii_alphanumeric() {
             v |= TOKEN;
         }
-        if matches!(c, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~') {
+        if matches!(
+            c,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        ) {
             v |= TOKEN;
         }
         if c == b' ' || c == b'\t' {
@@ -37,7 +40,10 @@ const fn build_table() -> [u8; 256] {
         if c.is_ascii_hexdigit() {
             v |= HEX;
         }
-        if matches!(c, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')') {
+        if matches!(
+            c,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        ) {
             v |= UNRESERVED_MARK;
         }
         t[i] = v;
@@ -96,7 +102,9 @@ pub fn skip_lws(s: &[u8], mut pos: usize) -> usize {
     loop {
         match s.get(pos) {
             Some(b' ' | b'\t') => pos += 1,
-            Some(b'\r') if s.get(pos + 1) == Some(&b'\n') && s.get(pos + 2).is_some_and(|&b| is_ws(b)) => {
+            Some(b'\r')
+                if s.get(pos + 1) == Some(&b'\n') && s.get(pos + 2).is_some_and(|&b| is_ws(b)) =>
+            {
                 pos += 3
             }
             Some(b'\n') if s.get(pos + 1).is_some_and(|&b| is_ws(b)) => pos += 2,
@@ -123,14 +131,12 @@ pub fn scan_quoted(s: &[u8], pos: usize) -> Result<usize, SyntaxError> {
     while i < s.len() {
         match s[i] {
             b'"' => return Ok(i + 1),
-            b'\\' => {
-                match s.get(i + 1) {
-                    Some(b'\r' | b'\n') | None => {
-                        return Err(SyntaxError::new(Syntax::UnterminatedQuote, pos))
-                    }
-                    Some(_) => i += 2,
+            b'\\' => match s.get(i + 1) {
+                Some(b'\r' | b'\n') | None => {
+                    return Err(SyntaxError::new(Syntax::UnterminatedQuote, pos))
                 }
-            }
+                Some(_) => i += 2,
+            },
             // Folding inside a quoted string is legal LWS; a bare line end is not.
             b'\r' | b'\n' => {
                 let next = skip_lws(s, i);
@@ -184,7 +190,11 @@ pub struct CommaSplit<'a> {
 impl<'a> CommaSplit<'a> {
     /// Splits `s`.
     pub fn new(s: &'a [u8]) -> Self {
-        CommaSplit { s, pos: 0, done: false }
+        CommaSplit {
+            s,
+            pos: 0,
+            done: false,
+        }
     }
 }
 
@@ -242,7 +252,10 @@ impl<'a> Params<'a> {
 
     /// Iterates `(name, value)` pairs; `value` is `None` for a flag parameter.
     pub fn iter(&self) -> ParamIter<'a> {
-        ParamIter { s: self.raw, pos: 0 }
+        ParamIter {
+            s: self.raw,
+            pos: 0,
+        }
     }
 
     /// First parameter with this name (ASCII case-insensitive). `Some(None)` for a flag.
@@ -338,7 +351,9 @@ impl<'a> Iterator for ParamIter<'a> {
                 if s.get(i) == Some(&b'"') {
                     i = scan_quoted(s, i).unwrap_or(s.len());
                 } else {
-                    while i < s.len() && s[i] != b';' && !matches!(s[i], b' ' | b'\t' | b'\r' | b'\n')
+                    while i < s.len()
+                        && s[i] != b';'
+                        && !matches!(s[i], b' ' | b'\t' | b'\r' | b'\n')
                     {
                         i += 1;
                     }
@@ -407,12 +422,13 @@ pub fn percent_decode_into(s: &[u8], out: &mut Vec<u8>) -> Result<(), SyntaxErro
     Ok(())
 }
 
+/// Value of one hex digit (callers check `is_hex` first).
 #[inline]
-fn hex_val(b: u8) -> u8 {
+pub fn hex_val(b: u8) -> u8 {
     match b {
         b'0'..=b'9' => b - b'0',
         b'a'..=b'f' => b - b'a' + 10,
-        _ => b - b'A' + 10,
+        _ => b.wrapping_sub(b'A').wrapping_add(10),
     }
 }
 
@@ -438,7 +454,10 @@ mod tests {
     fn comma_split_respects_quotes_and_angles() {
         let v = br#""a,b" <sip:x@y;p=1,2>;q=1 , <sip:z>"#;
         let parts: Vec<_> = CommaSplit::new(v).map(|r| r.unwrap().1).collect();
-        assert_eq!(parts, vec![&br#""a,b" <sip:x@y;p=1,2>;q=1"#[..], b"<sip:z>"]);
+        assert_eq!(
+            parts,
+            vec![&br#""a,b" <sip:x@y;p=1,2>;q=1"#[..], b"<sip:z>"]
+        );
     }
 
     #[test]

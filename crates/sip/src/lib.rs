@@ -25,3 +25,19 @@ pub mod uri;
 pub use error::{ParseError, ParseErrorKind, Syntax, SyntaxError};
 pub use name::HeaderName;
 pub use typed::TypedHeader;
+pub mod edit;
+pub mod frame;
+pub mod message;
+pub mod via;
+
+pub use edit::Edits;
+pub use frame::{Frame, StreamFramer};
+pub use message::{
+    CSeq, Framing, Header, HeaderError, Message, Method, ParserConfig, Span, StartLine,
+};
+pub use via::Via;
+pub mod build;
+pub mod check;
+pub mod validate;
+
+pub use validate::{check_request, check_response, RequestPolicy, Verdict};

@@ -146,7 +146,11 @@ const fn build_slots() -> [u8; SLOTS] {
     let mut i = 0;
     while i < ALL.len() {
         let b = ALL[i].1.as_bytes();
-        let mut s = slot_of(b.len(), b[0].to_ascii_lowercase(), b[b.len() - 1].to_ascii_lowercase());
+        let mut s = slot_of(
+            b.len(),
+            b[0].to_ascii_lowercase(),
+            b[b.len() - 1].to_ascii_lowercase(),
+        );
         while t[s] != EMPTY {
             s = (s + 1) % SLOTS;
         }
@@ -185,8 +189,11 @@ impl HeaderName {
                 }
             }
             len => {
-                let mut s =
-                    slot_of(len, name[0].to_ascii_lowercase(), name[len - 1].to_ascii_lowercase());
+                let mut s = slot_of(
+                    len,
+                    name[0].to_ascii_lowercase(),
+                    name[len - 1].to_ascii_lowercase(),
+                );
                 loop {
                     let idx = SLOT_TABLE[s];
                     if idx == EMPTY {
@@ -255,8 +262,14 @@ mod tests {
     fn every_name_round_trips_in_any_case() {
         for &(h, text) in ALL {
             assert_eq!(HeaderName::from_bytes(text.as_bytes()), h, "{text}");
-            assert_eq!(HeaderName::from_bytes(text.to_ascii_uppercase().as_bytes()), h);
-            assert_eq!(HeaderName::from_bytes(text.to_ascii_lowercase().as_bytes()), h);
+            assert_eq!(
+                HeaderName::from_bytes(text.to_ascii_uppercase().as_bytes()),
+                h
+            );
+            assert_eq!(
+                HeaderName::from_bytes(text.to_ascii_lowercase().as_bytes()),
+                h
+            );
             if let Some(c) = h.compact() {
                 assert_eq!(HeaderName::from_bytes(&[c]), h);
                 assert_eq!(HeaderName::from_bytes(&[c.to_ascii_uppercase()]), h);
