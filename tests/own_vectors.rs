@@ -456,3 +456,12 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn empty_via_elements_are_critical_errors() {
+    for v in ["SIP/2.0/UDP h1;branch=z9hG4bK1,,SIP/2.0/UDP h2;branch=z9hG4bK2", "SIP/2.0/UDP h1;branch=z9hG4bK1,"] {
+        let raw = format!("OPTIONS sip:a@b SIP/2.0\r\nVia: {v}\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+        let e = Message::parse(raw.into_bytes()).unwrap_err();
+        assert!(matches!(e.kind, ParseErrorKind::BadCriticalHeader(HeaderName::Via, _)), "{v}: {e}");
+    }
+}

@@ -842,23 +842,26 @@ fn check_version(v: &[u8]) -> Result<(), ()> {
     Ok(())
 }
 
+/// One header line `name *WS ":" *LWS value *WS` between `pos` and its CR at `le`.
+///
+/// The name is everything before the first `:` less trailing white space, and must be a
+/// non-empty token. The table lookup runs first: a name it resolves equals a table name
+/// ignoring case, so it is a token already, and only the rare names outside the table are
+/// checked byte by byte.
 #[inline]
 fn parse_header_line(s: &[u8], pos: usize, le: usize, nx: usize) -> Result<Header, ParseError> {
-    let mut i = pos;
-    while i < le && lex::is_token(s[i]) {
-        i += 1;
+    let bad = || ParseError::new(K::BadHeaderLine, pos);
+    let colon = pos + memchr::memchr(b':', &s[pos..le]).ok_or_else(bad)?;
+    let mut name_end = colon;
+    while name_end > pos && lex::is_ws(s[name_end - 1]) {
+        name_end -= 1;
     }
-    let name_end = i;
-    if name_end == pos {
-        return Err(ParseError::new(K::BadHeaderLine, pos));
+    let raw = &s[pos..name_end];
+    let name = HeaderName::from_bytes(raw);
+    if name == HeaderName::Other && !lex::is_token_str(raw) {
+        return Err(bad());
     }
-    while i < le && lex::is_ws(s[i]) {
-        i += 1;
-    }
-    if i >= le || s[i] != b':' {
-        return Err(ParseError::new(K::BadHeaderLine, pos));
-    }
-    i += 1;
+    let mut i = colon + 1;
     while i < le && lex::is_ws(s[i]) {
         i += 1;
     }
@@ -867,7 +870,7 @@ fn parse_header_line(s: &[u8], pos: usize, le: usize, nx: usize) -> Result<Heade
         ve -= 1;
     }
     Ok(Header {
-        name: HeaderName::from_bytes(&s[pos..name_end]),
+        name,
         name_span: Span::new(pos, name_end),
         value: Span::new(i, ve),
         line: Span::new(pos, nx),
@@ -895,6 +898,12 @@ fn check_critical(
         HeaderName::Via => {
             for r in CommaSplit::new(v) {
                 let (off, elem) = r.map_err(|e| crit_err(HeaderName::Via, e, base))?;
+                if elem.is_empty() {
+                    // `Via: a,,b` or a trailing comma: RFC 3261 §25.1 has no empty via-parm,
+                    // and counting it would make via_count disagree with values().
+                    let e = SyntaxError::new(Syntax::Empty, off);
+                    return Err(crit_err(HeaderName::Via, e, base));
+                }
                 c.via_count = c.via_count.saturating_add(1);
                 if c.via_count as usize > cfg.max_vias {
                     return Err(ParseError::new(K::TooManyVias, base + off));
