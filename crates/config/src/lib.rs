@@ -1,0 +1,401 @@
+//! `sbc-config`: the typed, strict, versioned configuration of `sbcd`
+//! (architecture principle 13).
+//!
+//! * Every table is `deny_unknown_fields`: a typo is an error, never silently ignored.
+//! * `version = 1` is required, so a future format change is detected rather than misread.
+//! * [`Config::parse`] reports TOML and type errors with the file, line and column;
+//!   [`Config::validate`] checks what TOML cannot (unique names, references that resolve,
+//!   sane limits) and reports the offending entry by name and line.
+//! * The crate is pure: it reads no files itself ([`Config::load`] is the one convenience that
+//!   does, for the CLI) and starts nothing.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The embedded default configuration: a lab on loopback (see `configs/default.toml`).
+pub const DEFAULT_TOML: &str = include_str!("../../../configs/default.toml");
+
+/// The configuration format version this build understands.
+pub const VERSION: u32 = 1;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Format version; must be [`VERSION`].
+    pub version: u32,
+    /// This node.
+    #[serde(default)]
+    pub node: Node,
+    /// SIP protocol settings (timers, parser limits).
+    #[serde(default)]
+    pub sip: SipSettings,
+    /// TLS profiles referenced by listeners and trunks.
+    #[serde(default, rename = "tls")]
+    pub tls_profiles: Vec<TlsProfile>,
+    /// Signalling listeners.
+    #[serde(rename = "listener")]
+    pub listeners: Vec<Listener>,
+    /// The admin/metrics HTTP listener.
+    #[serde(default)]
+    pub admin: Admin,
+}
+
+/// Node identity and behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Node {
+    /// A name for logs and CDRs.
+    pub name: String,
+    /// `vendor/product/version` for `X-MS-SBC` (TI-17), `Server` and `User-Agent`.
+    pub product: String,
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Node { name: "sbc".into(), product: concat!("sbc/sbcd/", env!("CARGO_PKG_VERSION")).into() }
+    }
+}
+
+/// SIP protocol settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipSettings {
+    /// RFC 3261 T1 in milliseconds (RTT estimate; default 500).
+    pub t1_ms: u64,
+    /// RFC 3261 T2 in milliseconds (max non-INVITE retransmit interval; default 4000).
+    pub t2_ms: u64,
+    /// RFC 3261 T4 in milliseconds (max time a message stays in the network; default 5000).
+    pub t4_ms: u64,
+    /// Largest message accepted, bytes (default 65536; TI-8 needs at least 10 KiB).
+    pub max_message_size: usize,
+    /// Most header lines per message (default 256).
+    pub max_headers: usize,
+    /// Most Via values per message (default 64).
+    pub max_vias: usize,
+    /// Longest line, bytes (default 8192).
+    pub max_line_len: usize,
+}
+
+impl Default for SipSettings {
+    fn default() -> Self {
+        SipSettings {
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+            max_message_size: 64 * 1024,
+            max_headers: 256,
+            max_vias: 64,
+            max_line_len: 8 * 1024,
+        }
+    }
+}
+
+/// Signalling transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    /// UDP.
+    Udp,
+    /// TCP.
+    Tcp,
+    /// TLS over TCP.
+    Tls,
+}
+
+/// Client-certificate policy of a TLS listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// Do not ask for a client certificate.
+    #[default]
+    None,
+    /// Ask; verify when presented.
+    Optional,
+    /// Require a certificate that chains to the trust bundle (TI-5, TI-20).
+    Required,
+}
+
+/// A TLS identity and trust bundle, referenced by name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsProfile {
+    /// Profile name.
+    pub name: Spanned<String>,
+    /// PEM file with the certificate and its full chain (TI-5).
+    pub cert_chain: PathBuf,
+    /// PEM file with the private key.
+    pub key: PathBuf,
+    /// PEM bundle of trusted roots for verifying peers (TI-5 defaults: DigiCert Global Root
+    /// G2 and Baltimore CyberTrust Root for Microsoft).
+    #[serde(default)]
+    pub trust_bundle: Option<PathBuf>,
+}
+
+/// A signalling listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    /// Listener name (unique).
+    pub name: Spanned<String>,
+    /// The zone or trunk this listener belongs to (e.g. `teams`, `pstn`, `lab`).
+    pub zone: String,
+    /// Transport.
+    pub transport: TransportKind,
+    /// Address and port to bind (IPv4 or IPv6).
+    pub bind: SocketAddr,
+    /// TLS profile name (required for `tls`).
+    #[serde(default)]
+    pub tls: Option<String>,
+    /// Client-certificate policy (TLS only).
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// Sources allowed to reach this listener; empty = everyone (TI-4: the Teams listener
+    /// lists Microsoft's ranges). Checked before any byte is parsed.
+    #[serde(default)]
+    pub allow: Vec<IpNet>,
+    /// Sources refused even when allowed.
+    #[serde(default)]
+    pub deny: Vec<IpNet>,
+    /// Concurrent TCP/TLS connections per source address.
+    #[serde(default = "default_conns_per_source")]
+    pub max_connections_per_source: usize,
+    /// Concurrent TLS handshakes on this listener.
+    #[serde(default = "default_handshakes")]
+    pub max_concurrent_handshakes: usize,
+    /// Handshake deadline, milliseconds.
+    #[serde(default = "default_handshake_ms")]
+    pub handshake_timeout_ms: u64,
+    /// Idle stream connections are closed after this many seconds.
+    #[serde(default = "default_idle_s")]
+    pub idle_timeout_s: u64,
+    /// A message must be complete this many milliseconds after its first byte (slow senders).
+    #[serde(default = "default_header_read_ms")]
+    pub message_timeout_ms: u64,
+}
+
+fn default_conns_per_source() -> usize {
+    64
+}
+fn default_handshakes() -> usize {
+    256
+}
+fn default_handshake_ms() -> u64 {
+    5000
+}
+fn default_idle_s() -> u64 {
+    600
+}
+fn default_header_read_ms() -> u64 {
+    10_000
+}
+
+/// The admin HTTP listener (metrics, reload, health).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    /// Bind address; `None` disables it.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin { listen: Some(SocketAddr::from(([127, 0, 0, 1], 9090))) }
+    }
+}
+
+/// A configuration error with its location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file (or `<embedded>`).
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{}:{}: {}", self.file, l, c, self.reason),
+            (Some(l), None) => write!(f, "{}:{}: {}", self.file, l, self.reason),
+            _ => write!(f, "{}: {}", self.file, self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// 1-based (line, column) of a byte offset.
+fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let before = &src.as_bytes()[..offset.min(src.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+    (line, col)
+}
+
+impl Config {
+    /// Parses and validates TOML text. `file` names the source in errors.
+    pub fn parse(src: &str, file: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(src).map_err(|e| {
+            let (line, column) = match e.span() {
+                Some(s) => {
+                    let (l, c) = line_col(src, s.start);
+                    (Some(l), Some(c))
+                }
+                None => (None, None),
+            };
+            ConfigError { file: file.into(), line, column, reason: e.message().trim().to_owned() }
+        })?;
+        cfg.validate(src, file)?;
+        Ok(cfg)
+    }
+
+    /// The embedded default (a lab on loopback).
+    pub fn embedded_default() -> Config {
+        // The embedded text is validated by this crate's tests; a failure here is a build bug.
+        Config::parse(DEFAULT_TOML, "<embedded default>").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let src = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError { file: file.clone(), line: None, column: None, reason: e.to_string() })?;
+        Config::parse(&src, &file)
+    }
+
+    /// Semantic checks TOML cannot express.
+    fn validate(&self, src: &str, file: &str) -> Result<(), ConfigError> {
+        let at = |span: std::ops::Range<usize>, reason: String| {
+            let (l, c) = line_col(src, span.start);
+            ConfigError { file: file.into(), line: Some(l), column: Some(c), reason }
+        };
+        let plain = |reason: String| ConfigError { file: file.into(), line: None, column: None, reason };
+        if self.version != VERSION {
+            return Err(plain(format!("unsupported config version {} (this sbcd reads {VERSION})", self.version)));
+        }
+        let s = &self.sip;
+        if s.t1_ms == 0 || s.t2_ms < s.t1_ms || s.t4_ms == 0 {
+            return Err(plain("sip timers: need t1_ms > 0, t2_ms >= t1_ms, t4_ms > 0".into()));
+        }
+        if s.max_message_size < 10 * 1024 {
+            return Err(plain("sip.max_message_size must be at least 10240 (TI-8)".into()));
+        }
+        if s.max_headers == 0 || s.max_vias == 0 || s.max_line_len < 256 {
+            return Err(plain("sip limits: max_headers and max_vias > 0, max_line_len >= 256".into()));
+        }
+        let mut tls_names = BTreeSet::new();
+        for p in &self.tls_profiles {
+            if !tls_names.insert(p.name.get_ref().as_str()) {
+                return Err(at(p.name.span(), format!("duplicate tls profile '{}'", p.name.get_ref())));
+            }
+        }
+        if self.listeners.is_empty() {
+            return Err(plain("at least one [[listener]] is required".into()));
+        }
+        let mut names = BTreeSet::new();
+        let mut binds = BTreeSet::new();
+        for l in &self.listeners {
+            let name = l.name.get_ref();
+            if !names.insert(name.as_str()) {
+                return Err(at(l.name.span(), format!("duplicate listener '{name}'")));
+            }
+            if !binds.insert((l.transport as u8, l.bind)) {
+                return Err(at(l.name.span(), format!("listener '{name}': {} {:?} is bound twice", l.bind, l.transport)));
+            }
+            match (&l.transport, &l.tls) {
+                (TransportKind::Tls, None) => {
+                    return Err(at(l.name.span(), format!("listener '{name}': transport tls needs a tls profile")))
+                }
+                (TransportKind::Tls, Some(p)) if !tls_names.contains(p.as_str()) => {
+                    return Err(at(l.name.span(), format!("listener '{name}': unknown tls profile '{p}'")))
+                }
+                (TransportKind::Udp | TransportKind::Tcp, Some(_)) => {
+                    return Err(at(l.name.span(), format!("listener '{name}': tls profile on a non-TLS listener")))
+                }
+                _ => {}
+            }
+            if l.transport != TransportKind::Tls && l.client_auth != ClientAuth::None {
+                return Err(at(l.name.span(), format!("listener '{name}': client_auth needs transport tls")));
+            }
+            if l.client_auth != ClientAuth::None {
+                let has_bundle = l
+                    .tls
+                    .as_ref()
+                    .and_then(|p| self.tls_profiles.iter().find(|t| t.name.get_ref() == p))
+                    .is_some_and(|t| t.trust_bundle.is_some());
+                if !has_bundle {
+                    return Err(at(l.name.span(), format!("listener '{name}': client_auth needs a trust_bundle in its tls profile")));
+                }
+            }
+            if l.max_connections_per_source == 0 || l.max_concurrent_handshakes == 0 || l.handshake_timeout_ms == 0 {
+                return Err(at(l.name.span(), format!("listener '{name}': connection limits must be > 0")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The listener by name.
+    pub fn listener(&self, name: &str) -> Option<&Listener> {
+        self.listeners.iter().find(|l| l.name.get_ref() == name)
+    }
+
+    /// The TLS profile by name.
+    pub fn tls_profile(&self, name: &str) -> Option<&TlsProfile> {
+        self.tls_profiles.iter().find(|t| t.name.get_ref() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = Config::embedded_default();
+        assert_eq!(c.version, 1);
+        assert!(c.listeners.iter().any(|l| l.transport == TransportKind::Udp && l.bind.port() == 5060));
+        assert!(c.listeners.iter().any(|l| l.transport == TransportKind::Tcp && l.bind.port() == 5060));
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_with_line() {
+        let src = "version = 1\n[[listener]]\nname = \"a\"\nzone = \"lab\"\ntransport = \"udp\"\nbind = \"127.0.0.1:5060\"\nbindd = 1\n";
+        let e = Config::parse(src, "x.toml").unwrap_err();
+        assert_eq!(e.line, Some(7), "{e}");
+        assert!(e.reason.contains("bindd"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_entry() {
+        let l = |n: &str, t: &str, b: &str, extra: &str| {
+            format!("[[listener]]\nname = \"{n}\"\nzone = \"z\"\ntransport = \"{t}\"\nbind = \"{b}\"\n{extra}\n")
+        };
+        let dup = format!("version = 1\n{}{}", l("a", "udp", "127.0.0.1:5060", ""), l("a", "tcp", "127.0.0.1:5060", ""));
+        let e = Config::parse(&dup, "x.toml").unwrap_err();
+        assert!(e.reason.contains("duplicate listener 'a'") && e.line == Some(9), "{e}");
+        let tls = format!("version = 1\n{}", l("t", "tls", "127.0.0.1:5061", "tls = \"nope\""));
+        assert!(Config::parse(&tls, "x").unwrap_err().reason.contains("unknown tls profile"));
+        let tls = format!("version = 1\n{}", l("t", "tls", "127.0.0.1:5061", ""));
+        assert!(Config::parse(&tls, "x").unwrap_err().reason.contains("needs a tls profile"));
+        let v2 = format!("version = 2\n{}", l("a", "udp", "127.0.0.1:5060", ""));
+        assert!(Config::parse(&v2, "x").unwrap_err().reason.contains("version"));
+        let small = format!("version = 1\n[sip]\nmax_message_size = 1000\n{}", l("a", "udp", "127.0.0.1:5060", ""));
+        assert!(Config::parse(&small, "x").unwrap_err().reason.contains("TI-8"));
+        let auth = format!(
+            "version = 1\n[[tls]]\nname = \"p\"\ncert_chain = \"c.pem\"\nkey = \"k.pem\"\n{}",
+            l("t", "tls", "127.0.0.1:5061", "tls = \"p\"\nclient_auth = \"required\"")
+        );
+        assert!(Config::parse(&auth, "x").unwrap_err().reason.contains("trust_bundle"));
+    }
+}
