@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# Debian packages the suite needs (none so far for the wire layer; SIPp arrives with the
-# server). Installed only when missing so a developer machine is left alone.
-APT_PACKAGES=()
+# Debian packages the suite needs: SIPp (sip-tester; Debian's build has no TLS) and stunnel4
+# in front of it for TLS. Installed only when missing so a developer machine is left alone.
+APT_PACKAGES=(sip-tester stunnel4)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -33,7 +33,7 @@ step "cargo clippy (workspace, all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "pure-set crates depend on no I/O, TLS, async or RNG crate"
-for c in sbc-sip sbc-sdp; do
+for c in sbc-sip sbc-sdp sbc-txn sbc-dns sbc-config; do
   if cargo tree -p "$c" -e normal --prefix none --locked | grep -Eq '^(tokio|mio|socket2|rustls|ring|rand|getrandom|hickory)'; then
     echo "$c pulls in an I/O/RNG crate:" >&2
     cargo tree -p "$c" -e normal --locked >&2

@@ -1,17 +1,26 @@
 //! `sbcd`: the Session Border Controller daemon and its tools.
 //!
-//! Subcommands so far:
+//! * `sbcd run [--config PATH] [--log-json]`: run the SBC (embedded lab default without
+//!   `--config`). Prints one `listening NAME TRANSPORT ADDR` line per listener and then
+//!   `ready` on stdout once every socket is bound; SIGTERM/SIGINT stop it.
+//! * `sbcd check-config PATH`: validate a configuration file (exit 0, or 1 with
+//!   `file:line:col: reason`).
 //! * `sbcd inspect [--stream] FILE|-`: parse captured SIP and print a JSON summary.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
 mod inspect;
+mod run;
 
 const USAGE: &str = "\
 usage: sbcd <command> [options]
 
 commands:
+  run [--config PATH] [--log-json]
+                              run the SBC; without --config it uses the embedded default
+                              (a lab on 127.0.0.1:5060 UDP+TCP)
+  check-config PATH           validate a configuration file
   inspect [--stream] FILE|-   parse a captured SIP message (datagram framing by default,
                               --stream for TCP/TLS framing; '-' reads stdin) and print a
                               JSON summary. Exit 0 = accepted, 1 = the SBC would reject it,
@@ -23,6 +32,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("inspect") => run_inspect(&args[1..]),
+        Some("run") => run::run(&args[1..]),
+        Some("check-config") => run::check_config(&args[1..]),
         Some("help" | "--help" | "-h") => {
             let _ = std::io::stdout().write_all(USAGE.as_bytes());
             ExitCode::SUCCESS

@@ -74,7 +74,12 @@ impl StreamFramer {
                 Frame::NeedMore
             };
         }
-        if self.searched == 0 {
+        // Keep-alives are recognised whatever the earlier reads looked like: a lone CR or
+        // CRLF read first must not change the answer (framer fuzz target).
+        if buf.first() == Some(&b'\r') && buf.get(1).is_none_or(|&b| b == b'\n') {
+            if buf.len() < 2 {
+                return Frame::NeedMore;
+            }
             if buf.starts_with(b"\r\n\r\n") {
                 return Frame::KeepAlive { len: 4, ping: true };
             }
@@ -195,6 +200,18 @@ mod tests {
         );
         assert_eq!(f.poll(b"\r\n"), Frame::NeedMore);
         assert_eq!(f.poll(b"\r\n\r"), Frame::NeedMore);
+    }
+
+    #[test]
+    fn split_keepalives_give_the_same_answer() {
+        // Found by the framer fuzz target: a lone CR read first used to disable keep-alive
+        // detection.
+        let mut f = StreamFramer::default();
+        assert_eq!(f.poll(b"\r"), Frame::NeedMore);
+        assert_eq!(f.poll(b"\r\nI"), Frame::KeepAlive { len: 2, ping: false });
+        let mut f = StreamFramer::default();
+        assert_eq!(f.poll(b"\r"), Frame::NeedMore);
+        assert_eq!(f.poll(b"\r\n\r\n"), Frame::KeepAlive { len: 4, ping: true });
     }
 
     #[test]

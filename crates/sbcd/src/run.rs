@@ -1,0 +1,130 @@
+//! `sbcd run` and `sbcd check-config`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sbc_config::Config;
+
+fn usage() -> ExitCode {
+    let _ = writeln!(
+        std::io::stderr(),
+        "usage: sbcd run [--config PATH] [--log-json] | sbcd check-config PATH"
+    );
+    ExitCode::from(64)
+}
+
+pub fn check_config(args: &[String]) -> ExitCode {
+    let [path] = args else { return usage() };
+    match Config::load(&PathBuf::from(path)) {
+        Ok(c) => {
+            let _ = writeln!(
+                std::io::stdout(),
+                "{path}: ok ({} listeners)",
+                c.listeners.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+pub fn run(args: &[String]) -> ExitCode {
+    let mut config = None;
+    let mut json = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--config" => match it.next() {
+                Some(p) => config = Some(PathBuf::from(p)),
+                None => return usage(),
+            },
+            "--log-json" => json = true,
+            _ => return usage(),
+        }
+    }
+    let cfg = match &config {
+        Some(p) => match Config::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "sbcd: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => Config::embedded_default(),
+    };
+    init_logging(json);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "sbcd: runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(serve(cfg))
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SBCD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+async fn serve(cfg: Config) -> ExitCode {
+    let handle = match sbc_server::start(cfg).await {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "sbcd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        for (name, t, addr) in handle.listeners() {
+            let _ = writeln!(out, "listening {name} {t:?} {addr}");
+        }
+        let _ = writeln!(out, "ready");
+        let _ = out.flush();
+    }
+    tracing::info!("sbcd ready");
+    wait_for_stop().await;
+    tracing::info!("sbcd stopping");
+    handle.shutdown();
+    ExitCode::SUCCESS
+}
+
+#[cfg(unix)]
+async fn wait_for_stop() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_stop() {
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,205 @@
+//! `sbc-server`: the driver that turns the pure cores into a running SBC.
+//!
+//! ```text
+//!   transport (tokio) ──Event──▶ dispatcher ──by Call-ID──▶ shard 0..N
+//!        ▲                                                   │ owns Endpoint (sbc-txn)
+//!        └────────────── Transmit ◀──────────────────────────┘ and the local handler
+//! ```
+//!
+//! * The transport task pool delivers parsed messages on one channel. The dispatcher picks a
+//!   shard by a hash of the Call-ID, so every message of a call meets the same state, and
+//!   each shard owns its transaction endpoint by `&mut` (architecture principle 3): no locks
+//!   on the per-message path.
+//! * A shard runs the sans-IO rule: after any input, drain `poll_transmit` and `poll_event`,
+//!   then sleep until `poll_timeout`. Time is converted once per wake-up from tokio's clock
+//!   to the cores' [`sbc_txn::Instant`].
+//! * Sends on an existing path (UDP, or a stream connection the transport already has) are
+//!   awaited inline; the transport reports failures, which go back to the endpoint as
+//!   transport errors (RFC 3261 §17.1.4, §17.2.4).
+
+mod local;
+mod shard;
+mod tls;
+
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sbc_config::{Config, TransportKind};
+use sbc_sip::ParserConfig;
+use sbc_transport::{
+    Acl, ListenerConfig, OutboundConfig, Transport, TransportConfig, TransportHandle,
+};
+use tokio::sync::{mpsc, watch};
+
+pub use shard::ShardStats;
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum ServerError {
+    /// TLS material could not be loaded.
+    Tls(String),
+    /// A listener could not be set up.
+    Transport(String),
+    /// The transaction layer refused the timer settings.
+    Config(String),
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerError::Tls(e) => write!(f, "tls: {e}"),
+            ServerError::Transport(e) => write!(f, "transport: {e}"),
+            ServerError::Config(e) => write!(f, "config: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// What a started server exposes to its owner (the binary, or a test).
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    transport: TransportHandle,
+    listeners: Vec<(String, TransportKind, SocketAddr)>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl ServerHandle {
+    /// The bound listeners: name, transport, local address (ports resolved when 0 was asked).
+    pub fn listeners(&self) -> &[(String, TransportKind, SocketAddr)] {
+        &self.listeners
+    }
+
+    /// The transport handle (connection table, counters).
+    pub fn transport(&self) -> &TransportHandle {
+        &self.transport
+    }
+
+    /// Stops the shards and the transport.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+        self.transport.shutdown();
+    }
+}
+
+fn to_transport(k: TransportKind) -> Transport {
+    match k {
+        TransportKind::Udp => Transport::Udp,
+        TransportKind::Tcp => Transport::Tcp,
+        TransportKind::Tls => Transport::Tls,
+    }
+}
+
+fn parser_config(cfg: &Config) -> ParserConfig {
+    ParserConfig {
+        max_message_size: cfg.sip.max_message_size,
+        max_headers: cfg.sip.max_headers,
+        max_vias: cfg.sip.max_vias,
+        max_line_len: cfg.sip.max_line_len,
+    }
+}
+
+fn transport_config(cfg: &Config) -> Result<TransportConfig, ServerError> {
+    let stores = tls::load_profiles(cfg)?;
+    let parser = parser_config(cfg);
+    let mut listeners = Vec::new();
+    for l in &cfg.listeners {
+        let name = l.name.get_ref().clone();
+        let mut lc = ListenerConfig::new(name.clone(), to_transport(l.transport), l.bind);
+        let allow: Vec<String> = l.allow.iter().map(ToString::to_string).collect();
+        let deny: Vec<String> = l.deny.iter().map(ToString::to_string).collect();
+        lc.acl = Acl::parse(
+            allow.iter().map(String::as_str),
+            deny.iter().map(String::as_str),
+        )
+        .map_err(|e| ServerError::Transport(format!("listener {name}: {}", e.0)))?;
+        lc.max_connections_per_source = l.max_connections_per_source;
+        lc.max_concurrent_handshakes = l.max_concurrent_handshakes;
+        lc.handshake_timeout = Duration::from_millis(l.handshake_timeout_ms);
+        lc.idle_timeout = Duration::from_secs(l.idle_timeout_s);
+        lc.header_read_timeout = Duration::from_millis(l.message_timeout_ms);
+        lc.parser = parser;
+        if let Some(profile) = &l.tls {
+            let store = stores
+                .iter()
+                .find(|(n, _)| n == profile)
+                .map(|(_, s)| s.clone())
+                .ok_or_else(|| ServerError::Tls(format!("unknown profile {profile}")))?;
+            lc.tls = Some(tls::server_config(store, l.client_auth));
+        }
+        listeners.push(lc);
+    }
+    let outbound = OutboundConfig {
+        tls: stores.first().map(|(_, s)| s.clone()),
+        parser,
+        ..OutboundConfig::default()
+    };
+    Ok(TransportConfig {
+        listeners,
+        outbound,
+        ..TransportConfig::default()
+    })
+}
+
+/// Number of shards: one per core, at least one.
+fn shard_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Starts listeners and shards on the current tokio runtime.
+pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
+    let tcfg = transport_config(&cfg)?;
+    let (transport, mut inbound) = TransportHandle::start(tcfg)
+        .await
+        .map_err(|e| ServerError::Transport(e.to_string()))?;
+    let listeners: Vec<(String, TransportKind, SocketAddr)> = cfg
+        .listeners
+        .iter()
+        .map(|l| {
+            let name = l.name.get_ref().clone();
+            let addr = transport.local_addr(&name).unwrap_or(l.bind);
+            (name, l.transport, addr)
+        })
+        .collect();
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let cfg = Arc::new(cfg);
+    let n = shard_count();
+    let mut shard_tx = Vec::with_capacity(n);
+    for id in 0..n {
+        let (tx, rx) = mpsc::channel(4096);
+        let s = shard::Shard::new(id, cfg.clone(), transport.clone(), rx)
+            .map_err(ServerError::Config)?;
+        tokio::spawn(s.run(shutdown_rx.clone()));
+        shard_tx.push(tx);
+    }
+    let hasher = std::collections::hash_map::RandomState::new();
+    let mut stop = shutdown_rx.clone();
+    tokio::spawn(async move {
+        loop {
+            let ev = tokio::select! {
+                ev = inbound.recv() => ev,
+                _ = stop.changed() => None,
+            };
+            let Some(ev) = ev else { break };
+            let key = match &ev {
+                sbc_transport::Event::Message(m) => m.msg.call_id().unwrap_or(b""),
+                sbc_transport::Event::Error(_) => b"",
+            };
+            let mut h = hasher.build_hasher();
+            h.write(key);
+            let idx = (h.finish() % shard_tx.len() as u64) as usize;
+            // A full shard queue is back-pressure: the transport stops reading streams and
+            // drops datagrams (counted there) rather than growing memory without bound.
+            if shard_tx[idx].send(ev).await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok(ServerHandle {
+        transport,
+        listeners,
+        shutdown,
+    })
+}

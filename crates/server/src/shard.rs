@@ -1,0 +1,160 @@
+//! One shard: a transaction endpoint and what sits above it, owned by one task.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sbc_config::Config;
+use sbc_transport::{Event as TEvent, Transmit as TTransmit, Transport, TransportHandle};
+use sbc_txn::{Dispatch, Endpoint, Instant, Peer, Transport as TxnTransport};
+use tokio::sync::{mpsc, watch};
+
+use crate::local::{self, LocalPolicy};
+
+/// Counters a shard keeps (exported as metrics by the admin listener).
+#[derive(Debug, Default)]
+pub struct ShardStats {
+    /// Messages handled.
+    pub messages: AtomicU64,
+    /// Transmits that failed.
+    pub send_errors: AtomicU64,
+}
+
+pub(crate) struct Shard {
+    id: usize,
+    ep: Endpoint,
+    transport: TransportHandle,
+    rx: mpsc::Receiver<TEvent>,
+    epoch: tokio::time::Instant,
+    local: LocalPolicy,
+    stats: Arc<ShardStats>,
+}
+
+fn to_txn(t: Transport) -> TxnTransport {
+    match t {
+        Transport::Udp => TxnTransport::Udp,
+        Transport::Tcp => TxnTransport::Tcp,
+        Transport::Tls => TxnTransport::Tls,
+    }
+}
+
+fn from_txn(t: TxnTransport) -> Option<Transport> {
+    match t {
+        TxnTransport::Udp => Some(Transport::Udp),
+        TxnTransport::Tcp => Some(Transport::Tcp),
+        TxnTransport::Tls => Some(Transport::Tls),
+        _ => None,
+    }
+}
+
+impl Shard {
+    pub(crate) fn new(
+        id: usize,
+        cfg: Arc<Config>,
+        transport: TransportHandle,
+        rx: mpsc::Receiver<TEvent>,
+    ) -> Result<Shard, String> {
+        let tcfg = sbc_txn::Config {
+            t1: Duration::from_millis(cfg.sip.t1_ms),
+            t2: Duration::from_millis(cfg.sip.t2_ms),
+            t4: Duration::from_millis(cfg.sip.t4_ms),
+            // Stateless To tags must differ per node and restart.
+            tag_seed: seed(id),
+            ..sbc_txn::Config::default()
+        };
+        let ep = Endpoint::new(tcfg).map_err(|e| e.to_string())?;
+        Ok(Shard {
+            id,
+            ep,
+            transport,
+            rx,
+            epoch: tokio::time::Instant::now(),
+            local: LocalPolicy {
+                requests: sbc_sip::RequestPolicy::default(),
+                product: cfg.node.product.clone().into_bytes(),
+            },
+            stats: Arc::new(ShardStats::default()),
+        })
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_duration(self.epoch.elapsed())
+    }
+
+    pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        tracing::debug!(shard = self.id, "shard started");
+        loop {
+            let deadline = self.ep.poll_timeout().map(|t| self.epoch + t.as_duration());
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                ev = self.rx.recv() => match ev {
+                    Some(ev) => self.handle_event(ev),
+                    None => break,
+                },
+                () = sleep => {
+                    let now = self.now();
+                    self.ep.handle_timeout(now);
+                }
+                _ = stop.changed() => break,
+            }
+            self.drain().await;
+        }
+    }
+
+    fn handle_event(&mut self, ev: TEvent) {
+        self.stats.messages.fetch_add(1, Ordering::Relaxed);
+        let now = self.now();
+        match ev {
+            TEvent::Message(m) => {
+                let from = Peer::new(to_txn(m.peer.transport), m.peer.remote);
+                match self.ep.handle_message(now, m.msg, from) {
+                    Dispatch::Incoming(inc) => {
+                        if let Some(inc) = local::handle(&mut self.ep, inc, &self.local) {
+                            // The call engine is not wired in yet: refuse honestly.
+                            self.ep.reject(inc, 501);
+                        }
+                    }
+                    Dispatch::Matched(_)
+                    | Dispatch::StrayAck { .. }
+                    | Dispatch::StrayResponse { .. }
+                    | Dispatch::Dropped(_) => {}
+                }
+            }
+            TEvent::Error(e) => {
+                tracing::debug!(peer = %e.peer.remote, error = %e.error, "unparseable message");
+            }
+        }
+    }
+
+    async fn drain(&mut self) {
+        while let Some(t) = self.ep.poll_transmit() {
+            let Some(transport) = from_txn(t.to.transport) else {
+                continue;
+            };
+            let tx = TTransmit::new(transport, t.to.addr, t.bytes);
+            if let Err(e) = self.transport.send(tx).await {
+                self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(error = %e, to = %t.to, "send failed");
+                if let Some(txn) = t.txn {
+                    let now = self.now();
+                    let _ = self.ep.handle_transport_error(now, txn);
+                }
+            }
+        }
+        while let Some(_ev) = self.ep.poll_event() {}
+    }
+}
+
+/// A per-shard random seed from the OS-keyed std hasher (the shell may use randomness; the
+/// cores only receive it).
+fn seed(id: usize) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_usize(id);
+    h.finish()
+}
