@@ -59,7 +59,10 @@ pub struct Node {
 
 impl Default for Node {
     fn default() -> Self {
-        Node { name: "sbc".into(), product: concat!("sbc/sbcd/", env!("CARGO_PKG_VERSION")).into() }
+        Node {
+            name: "sbc".into(),
+            product: concat!("sbc/sbcd/", env!("CARGO_PKG_VERSION")).into(),
+        }
     }
 }
 
@@ -206,7 +209,9 @@ pub struct Admin {
 
 impl Default for Admin {
     fn default() -> Self {
-        Admin { listen: Some(SocketAddr::from(([127, 0, 0, 1], 9090))) }
+        Admin {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+        }
     }
 }
 
@@ -254,7 +259,12 @@ impl Config {
                 }
                 None => (None, None),
             };
-            ConfigError { file: file.into(), line, column, reason: e.message().trim().to_owned() }
+            ConfigError {
+                file: file.into(),
+                line,
+                column,
+                reason: e.message().trim().to_owned(),
+            }
         })?;
         cfg.validate(src, file)?;
         Ok(cfg)
@@ -269,8 +279,12 @@ impl Config {
     /// Reads and parses a file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let src = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError { file: file.clone(), line: None, column: None, reason: e.to_string() })?;
+        let src = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: None,
+            column: None,
+            reason: e.to_string(),
+        })?;
         Config::parse(&src, &file)
     }
 
@@ -278,26 +292,48 @@ impl Config {
     fn validate(&self, src: &str, file: &str) -> Result<(), ConfigError> {
         let at = |span: std::ops::Range<usize>, reason: String| {
             let (l, c) = line_col(src, span.start);
-            ConfigError { file: file.into(), line: Some(l), column: Some(c), reason }
+            ConfigError {
+                file: file.into(),
+                line: Some(l),
+                column: Some(c),
+                reason,
+            }
         };
-        let plain = |reason: String| ConfigError { file: file.into(), line: None, column: None, reason };
+        let plain = |reason: String| ConfigError {
+            file: file.into(),
+            line: None,
+            column: None,
+            reason,
+        };
         if self.version != VERSION {
-            return Err(plain(format!("unsupported config version {} (this sbcd reads {VERSION})", self.version)));
+            return Err(plain(format!(
+                "unsupported config version {} (this sbcd reads {VERSION})",
+                self.version
+            )));
         }
         let s = &self.sip;
         if s.t1_ms == 0 || s.t2_ms < s.t1_ms || s.t4_ms == 0 {
-            return Err(plain("sip timers: need t1_ms > 0, t2_ms >= t1_ms, t4_ms > 0".into()));
+            return Err(plain(
+                "sip timers: need t1_ms > 0, t2_ms >= t1_ms, t4_ms > 0".into(),
+            ));
         }
         if s.max_message_size < 10 * 1024 {
-            return Err(plain("sip.max_message_size must be at least 10240 (TI-8)".into()));
+            return Err(plain(
+                "sip.max_message_size must be at least 10240 (TI-8)".into(),
+            ));
         }
         if s.max_headers == 0 || s.max_vias == 0 || s.max_line_len < 256 {
-            return Err(plain("sip limits: max_headers and max_vias > 0, max_line_len >= 256".into()));
+            return Err(plain(
+                "sip limits: max_headers and max_vias > 0, max_line_len >= 256".into(),
+            ));
         }
         let mut tls_names = BTreeSet::new();
         for p in &self.tls_profiles {
             if !tls_names.insert(p.name.get_ref().as_str()) {
-                return Err(at(p.name.span(), format!("duplicate tls profile '{}'", p.name.get_ref())));
+                return Err(at(
+                    p.name.span(),
+                    format!("duplicate tls profile '{}'", p.name.get_ref()),
+                ));
             }
         }
         if self.listeners.is_empty() {
@@ -311,22 +347,40 @@ impl Config {
                 return Err(at(l.name.span(), format!("duplicate listener '{name}'")));
             }
             if !binds.insert((l.transport as u8, l.bind)) {
-                return Err(at(l.name.span(), format!("listener '{name}': {} {:?} is bound twice", l.bind, l.transport)));
+                return Err(at(
+                    l.name.span(),
+                    format!(
+                        "listener '{name}': {} {:?} is bound twice",
+                        l.bind, l.transport
+                    ),
+                ));
             }
             match (&l.transport, &l.tls) {
                 (TransportKind::Tls, None) => {
-                    return Err(at(l.name.span(), format!("listener '{name}': transport tls needs a tls profile")))
+                    return Err(at(
+                        l.name.span(),
+                        format!("listener '{name}': transport tls needs a tls profile"),
+                    ))
                 }
                 (TransportKind::Tls, Some(p)) if !tls_names.contains(p.as_str()) => {
-                    return Err(at(l.name.span(), format!("listener '{name}': unknown tls profile '{p}'")))
+                    return Err(at(
+                        l.name.span(),
+                        format!("listener '{name}': unknown tls profile '{p}'"),
+                    ))
                 }
                 (TransportKind::Udp | TransportKind::Tcp, Some(_)) => {
-                    return Err(at(l.name.span(), format!("listener '{name}': tls profile on a non-TLS listener")))
+                    return Err(at(
+                        l.name.span(),
+                        format!("listener '{name}': tls profile on a non-TLS listener"),
+                    ))
                 }
                 _ => {}
             }
             if l.transport != TransportKind::Tls && l.client_auth != ClientAuth::None {
-                return Err(at(l.name.span(), format!("listener '{name}': client_auth needs transport tls")));
+                return Err(at(
+                    l.name.span(),
+                    format!("listener '{name}': client_auth needs transport tls"),
+                ));
             }
             if l.client_auth != ClientAuth::None {
                 let has_bundle = l
@@ -338,8 +392,14 @@ impl Config {
                     return Err(at(l.name.span(), format!("listener '{name}': client_auth needs a trust_bundle in its tls profile")));
                 }
             }
-            if l.max_connections_per_source == 0 || l.max_concurrent_handshakes == 0 || l.handshake_timeout_ms == 0 {
-                return Err(at(l.name.span(), format!("listener '{name}': connection limits must be > 0")));
+            if l.max_connections_per_source == 0
+                || l.max_concurrent_handshakes == 0
+                || l.handshake_timeout_ms == 0
+            {
+                return Err(at(
+                    l.name.span(),
+                    format!("listener '{name}': connection limits must be > 0"),
+                ));
             }
         }
         Ok(())
@@ -364,8 +424,14 @@ mod tests {
     fn embedded_default_is_valid() {
         let c = Config::embedded_default();
         assert_eq!(c.version, 1);
-        assert!(c.listeners.iter().any(|l| l.transport == TransportKind::Udp && l.bind.port() == 5060));
-        assert!(c.listeners.iter().any(|l| l.transport == TransportKind::Tcp && l.bind.port() == 5060));
+        assert!(c
+            .listeners
+            .iter()
+            .any(|l| l.transport == TransportKind::Udp && l.bind.port() == 5060));
+        assert!(c
+            .listeners
+            .iter()
+            .any(|l| l.transport == TransportKind::Tcp && l.bind.port() == 5060));
     }
 
     #[test]
@@ -381,21 +447,54 @@ mod tests {
         let l = |n: &str, t: &str, b: &str, extra: &str| {
             format!("[[listener]]\nname = \"{n}\"\nzone = \"z\"\ntransport = \"{t}\"\nbind = \"{b}\"\n{extra}\n")
         };
-        let dup = format!("version = 1\n{}{}", l("a", "udp", "127.0.0.1:5060", ""), l("a", "tcp", "127.0.0.1:5060", ""));
+        let dup = format!(
+            "version = 1\n{}{}",
+            l("a", "udp", "127.0.0.1:5060", ""),
+            l("a", "tcp", "127.0.0.1:5060", "")
+        );
         let e = Config::parse(&dup, "x.toml").unwrap_err();
-        assert!(e.reason.contains("duplicate listener 'a'") && e.line == Some(9), "{e}");
-        let tls = format!("version = 1\n{}", l("t", "tls", "127.0.0.1:5061", "tls = \"nope\""));
-        assert!(Config::parse(&tls, "x").unwrap_err().reason.contains("unknown tls profile"));
+        assert!(
+            e.reason.contains("duplicate listener 'a'") && e.line == Some(9),
+            "{e}"
+        );
+        let tls = format!(
+            "version = 1\n{}",
+            l("t", "tls", "127.0.0.1:5061", "tls = \"nope\"")
+        );
+        assert!(Config::parse(&tls, "x")
+            .unwrap_err()
+            .reason
+            .contains("unknown tls profile"));
         let tls = format!("version = 1\n{}", l("t", "tls", "127.0.0.1:5061", ""));
-        assert!(Config::parse(&tls, "x").unwrap_err().reason.contains("needs a tls profile"));
+        assert!(Config::parse(&tls, "x")
+            .unwrap_err()
+            .reason
+            .contains("needs a tls profile"));
         let v2 = format!("version = 2\n{}", l("a", "udp", "127.0.0.1:5060", ""));
-        assert!(Config::parse(&v2, "x").unwrap_err().reason.contains("version"));
-        let small = format!("version = 1\n[sip]\nmax_message_size = 1000\n{}", l("a", "udp", "127.0.0.1:5060", ""));
-        assert!(Config::parse(&small, "x").unwrap_err().reason.contains("TI-8"));
+        assert!(Config::parse(&v2, "x")
+            .unwrap_err()
+            .reason
+            .contains("version"));
+        let small = format!(
+            "version = 1\n[sip]\nmax_message_size = 1000\n{}",
+            l("a", "udp", "127.0.0.1:5060", "")
+        );
+        assert!(Config::parse(&small, "x")
+            .unwrap_err()
+            .reason
+            .contains("TI-8"));
         let auth = format!(
             "version = 1\n[[tls]]\nname = \"p\"\ncert_chain = \"c.pem\"\nkey = \"k.pem\"\n{}",
-            l("t", "tls", "127.0.0.1:5061", "tls = \"p\"\nclient_auth = \"required\"")
+            l(
+                "t",
+                "tls",
+                "127.0.0.1:5061",
+                "tls = \"p\"\nclient_auth = \"required\""
+            )
         );
-        assert!(Config::parse(&auth, "x").unwrap_err().reason.contains("trust_bundle"));
+        assert!(Config::parse(&auth, "x")
+            .unwrap_err()
+            .reason
+            .contains("trust_bundle"));
     }
 }
