@@ -4,8 +4,11 @@
 //! request are copied as the bytes they were received with.
 
 use crate::edit::fmt_u64;
-use crate::message::Message;
+use std::net::SocketAddr;
+
+use crate::message::{Message, Span};
 use crate::name::HeaderName;
+use crate::via::Via;
 
 /// Writes a message header by header into a buffer. `finish` adds Content-Length and the
 /// body, so a built message always carries a correct Content-Length (mandatory on streams,
@@ -97,9 +100,29 @@ pub fn response<'o>(
     to_tag: Option<&[u8]>,
     out: &'o mut Vec<u8>,
 ) -> MessageWriter<'o> {
+    response_from(req, None, status, reason, to_tag, out)
+}
+
+/// [`response`] for a request received from `source`: the top Via is stamped as RFC 3261
+/// §18.2.1 and RFC 3581 §4 require — `received=<source IP>` when sent-by is not that
+/// address (always when `rport` is present), and `rport=<source port>` when the request
+/// asked for it — so the response records where it was really sent.
+pub fn response_from<'o>(
+    req: &Message,
+    source: Option<SocketAddr>,
+    status: u16,
+    reason: Option<&[u8]>,
+    to_tag: Option<&[u8]>,
+    out: &'o mut Vec<u8>,
+) -> MessageWriter<'o> {
     let reason = reason.unwrap_or_else(|| reason_phrase(status).as_bytes());
     let mut w = MessageWriter::response(out, status, reason);
-    w.copy_all(req, HeaderName::Via);
+    match (source, req.top_via_span()) {
+        (Some(src), Some(top)) => copy_vias_stamped(&mut w, req, top, src),
+        _ => {
+            w.copy_all(req, HeaderName::Via);
+        }
+    }
     if let Some(h) = req.header(HeaderName::From) {
         w.raw_line(req, h);
     }
@@ -257,5 +280,64 @@ pub fn reason_phrase(status: u16) -> &'static str {
         s if s < 500 => "Client Error",
         s if s < 600 => "Server Error",
         _ => "Global Failure",
+    }
+}
+
+/// Copies every Via line, rewriting the top Via element with `received`/`rport` stamps.
+fn copy_vias_stamped(w: &mut MessageWriter<'_>, req: &Message, top: Span, src: SocketAddr) {
+    let bytes = req.as_bytes();
+    for h in req.headers().iter().filter(|h| h.name == HeaderName::Via) {
+        let line = h.line.range();
+        if !(h.value.start <= top.start && top.end <= h.value.end) {
+            w.out.extend_from_slice(&bytes[line]);
+            continue;
+        }
+        w.out
+            .extend_from_slice(&bytes[line.start..top.start as usize]);
+        stamp_via(req.slice(top), src, w.out);
+        w.out.extend_from_slice(&bytes[top.end as usize..line.end]);
+    }
+}
+
+/// Writes one Via element with `received` and `rport` set for a request from `src`
+/// (RFC 3261 §18.2.1, RFC 3581 §4). Existing `received`/`rport` parameters are replaced.
+pub fn stamp_via(via: &[u8], src: SocketAddr, out: &mut Vec<u8>) {
+    let Ok(v) = Via::parse(via) else {
+        out.extend_from_slice(via);
+        return;
+    };
+    let ip = src.ip().to_canonical();
+    let wants_rport = v.rport().is_some();
+    let host = v
+        .host
+        .strip_prefix(b"[")
+        .and_then(|h| h.strip_suffix(b"]"))
+        .unwrap_or(v.host);
+    let sent_by_is_src = core::str::from_utf8(host)
+        .ok()
+        .and_then(|h| h.parse::<std::net::IpAddr>().ok())
+        .is_some_and(|h| h.to_canonical() == ip);
+    // Everything before the parameters, then the parameters minus received/rport.
+    let params_at = via.len() - v.params.raw().len();
+    out.extend_from_slice(&via[..params_at]);
+    for (name, value) in v.params.iter() {
+        if name.eq_ignore_ascii_case(b"received") || name.eq_ignore_ascii_case(b"rport") {
+            continue;
+        }
+        out.push(b';');
+        out.extend_from_slice(name);
+        if let Some(val) = value {
+            out.push(b'=');
+            out.extend_from_slice(val);
+        }
+    }
+    if !sent_by_is_src || wants_rport {
+        out.extend_from_slice(b";received=");
+        out.extend_from_slice(ip.to_string().as_bytes());
+    }
+    if wants_rport {
+        let mut b = [0u8; 20];
+        out.extend_from_slice(b";rport=");
+        out.extend_from_slice(fmt_u64(u64::from(src.port()), &mut b));
     }
 }

@@ -503,7 +503,14 @@ impl Endpoint {
         let msg = &incoming.msg;
         let tag = stateless_tag(self.cfg.tag_seed, msg);
         let mut out = Vec::with_capacity(msg.as_bytes().len().min(2048) + 64);
-        let mut w = build::response(msg, status, reason, Some(&tag), &mut out);
+        let mut w = build::response_from(
+            msg,
+            Some(incoming.from.addr),
+            status,
+            reason,
+            Some(&tag),
+            &mut out,
+        );
         for (name, value) in headers {
             w.header(name, value);
         }

@@ -92,7 +92,15 @@ impl ServerInvite {
         let mut last = None;
         if cx.cfg.trying_on_accept {
             let mut out = Vec::with_capacity(core.request.as_bytes().len().min(2048));
-            build::response(&core.request, 100, None, None, &mut out).finish(None, b"");
+            build::response_from(
+                &core.request,
+                Some(core.peer.addr),
+                100,
+                None,
+                None,
+                &mut out,
+            )
+            .finish(None, b"");
             let trying = Bytes::from(out);
             cx.send(core, trying.clone());
             last = Some(trying);
