@@ -465,3 +465,42 @@ fn empty_via_elements_are_critical_errors() {
         assert!(matches!(e.kind, ParseErrorKind::BadCriticalHeader(HeaderName::Via, _)), "{v}: {e}");
     }
 }
+
+/// Found by the edit_roundtrip fuzz target: an empty header value followed by a
+/// continuation line of white space only used to leave an inverted span and panic.
+#[test]
+fn whitespace_only_continuation_does_not_panic() {
+    let m = Message::parse(&b"N p: SIP/1.0\r\nO:\r\n \r\n\r\n"[..]).unwrap();
+    assert_eq!(m.get_raw(b"O"), Some(&b""[..]));
+    let m = Message::parse(
+        &b"OPTIONS sip:a@b SIP/2.0\r\nX-A:\r\n \r\n\t\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n"[..],
+    )
+    .unwrap();
+    assert_eq!(m.get_raw(b"X-A"), Some(&b""[..]));
+}
+
+/// RFC 3261 §18.2.1 / RFC 3581 §4: the top Via of a response records the real source.
+#[test]
+fn responses_stamp_received_and_rport() {
+    let inv = own("invite-900.sip"); // top Via: 198.51.100.10:5060 with a bare rport
+    let mut out = Vec::new();
+    let src: std::net::SocketAddr = "203.0.113.7:40123".parse().unwrap();
+    build::response_from(&inv, Some(src), 180, None, Some(b"t"), &mut out).finish(None, b"");
+    let r = Message::parse(out).unwrap();
+    let via = r.top_via().unwrap();
+    assert_eq!(via.received(), Some(&b"203.0.113.7"[..]));
+    assert_eq!(via.rport(), Some(Some(40123)));
+    assert_eq!(via.branch(), inv.branch());
+    // sent-by equal to the source and no rport: nothing added.
+    let mut out = Vec::new();
+    let bye = own("ack.sip");
+    let same: std::net::SocketAddr = "198.51.100.10:5060".parse().unwrap();
+    let req = Message::parse(
+        String::from_utf8_lossy(bye.as_bytes()).replace(";rport", "").into_bytes(),
+    )
+    .unwrap();
+    build::response_from(&req, Some(same), 200, None, None, &mut out).finish(None, b"");
+    let r = Message::parse(out).unwrap();
+    assert_eq!(r.top_via().unwrap().received(), None);
+    assert_eq!(r.top_via_raw(), req.top_via_raw());
+}

@@ -1,6 +1,6 @@
 //! `hotloop WORKLOAD FILE ITERATIONS`: runs one workload in a plain loop, for profilers
 //! (`valgrind --tool=callgrind`, `perf record`) whose instruction counts do not depend on
-//! what else the machine is doing. WORKLOAD is `parse`, `lazy`, `serialize`, `rsip` or
+//! what else the machine is doing. WORKLOAD is `parse`, `lazy`, `serialize` or
 //! `line-scan`; FILE is an own vector (`invite-900.sip`). Prints nothing; exits 2 on bad
 //! arguments.
 

@@ -11,12 +11,12 @@ use core::ops::Deref;
 
 use crate::error::{Syntax, SyntaxError};
 use crate::lex::{
-    is_digit, is_token, parse_u32, scan_quoted, skip_lws, unquote, validate_params, CommaSplit,
-    Params,
+    is_digit, is_token, parse_u32, scan_quoted, skip_lws, unquote, validate_params_find,
+    CommaSplit, Params,
 };
 use crate::name::HeaderName;
 use crate::typed::TypedHeader;
-use crate::uri::{parse_uri, Uri};
+use crate::uri::{check_uri, parse_uri, Uri};
 
 /// Bytes allowed in a header parameter value beyond token characters: `gen-value = token /
 /// host / quoted-string` (RFC 3261 §25.1), and a host may be an IPv6 reference.
@@ -71,6 +71,44 @@ impl<'a> NameAddr<'a> {
 
 /// Parses `( name-addr / addr-spec ) *( SEMI generic-param )`. Surrounding LWS is tolerated.
 pub fn parse_name_addr(s: &[u8]) -> Result<NameAddr<'_>, SyntaxError> {
+    let p = name_addr_with(s, b"", parse_uri)?;
+    Ok(NameAddr {
+        raw: s,
+        display: p.display,
+        angle: p.angle,
+        uri: p.uri,
+        params: p.params,
+    })
+}
+
+/// Validates a name-addr exactly as [`parse_name_addr`] does and returns the value of its
+/// first `want` header parameter (as `NameAddr::param(want).flatten()` would), found while
+/// the parameters are validated. The parse path's From/To check: no `NameAddr` or `Uri` is
+/// built, only checked.
+pub(crate) fn name_addr_param<'a>(
+    s: &'a [u8],
+    want: &[u8],
+) -> Result<Option<&'a [u8]>, SyntaxError> {
+    name_addr_with(s, want, check_uri).map(|p| p.found)
+}
+
+/// The pieces of a name-addr, with the URI as produced by the caller's URI parser.
+struct Parts<'a, U> {
+    display: Option<&'a [u8]>,
+    angle: bool,
+    uri: U,
+    params: Params<'a>,
+    found: Option<&'a [u8]>,
+}
+
+/// The name-addr grammar, generic over what is done with the URI (parsed into a [`Uri`], or
+/// only checked), so both users share one definition.
+#[inline(always)]
+fn name_addr_with<'a, U>(
+    s: &'a [u8],
+    want: &[u8],
+    uri_fn: impl FnOnce(&'a [u8]) -> Result<U, SyntaxError>,
+) -> Result<Parts<'a, U>, SyntaxError> {
     let start = skip_lws(s, 0);
     let first = *s.get(start).ok_or(SyntaxError::new(Syntax::Empty, start))?;
     let (display, lt) = match first {
@@ -92,7 +130,7 @@ pub fn parse_name_addr(s: &[u8]) -> Result<NameAddr<'_>, SyntaxError> {
             }
             if s.get(end) == Some(&b':') {
                 // A token glued to `:` is a URI scheme: the addr-spec form.
-                return parse_addr_spec(s, start);
+                return addr_spec_with(s, start, want, uri_fn);
             }
             // display-name = *(token LWS): tokens separated by LWS, then `<`, which may follow
             // the last token without LWS (RFC 4475 lwsdisp). Anything else, such as the `,` of
@@ -113,14 +151,14 @@ pub fn parse_name_addr(s: &[u8]) -> Result<NameAddr<'_>, SyntaxError> {
     let gt = memchr::memchr(b'>', s.get(inner..).unwrap_or_default())
         .map(|p| inner + p)
         .ok_or(SyntaxError::new(Syntax::UnterminatedAngle, lt))?;
-    let uri = parse_uri(&s[inner..gt]).map_err(|e| e.rebase(inner))?;
-    let params = parse_header_params(s, gt + 1)?;
-    Ok(NameAddr {
-        raw: s,
+    let uri = uri_fn(&s[inner..gt]).map_err(|e| e.rebase(inner))?;
+    let (params, found) = parse_header_params(s, gt + 1, want)?;
+    Ok(Parts {
         display,
         angle: true,
         uri,
         params,
+        found,
     })
 }
 
@@ -136,7 +174,13 @@ fn scan_token(s: &[u8], mut i: usize) -> usize {
 /// header parameter (RFC 4475 cparam01), so the URI ends at the first `;` or LWS; and the
 /// name-addr form is required when the URI holds a comma, semicolon or question mark
 /// (regbadct: `sip:user@example.com?Route=...`).
-fn parse_addr_spec(s: &[u8], start: usize) -> Result<NameAddr<'_>, SyntaxError> {
+#[inline(always)]
+fn addr_spec_with<'a, U>(
+    s: &'a [u8],
+    start: usize,
+    want: &[u8],
+    uri_fn: impl FnOnce(&'a [u8]) -> Result<U, SyntaxError>,
+) -> Result<Parts<'a, U>, SyntaxError> {
     let mut i = start;
     while let Some(&b) = s.get(i) {
         match b {
@@ -145,27 +189,33 @@ fn parse_addr_spec(s: &[u8], start: usize) -> Result<NameAddr<'_>, SyntaxError> 
             _ => i += 1,
         }
     }
-    let uri = parse_uri(&s[start..i]).map_err(|e| e.rebase(start))?;
-    let params = parse_header_params(s, i)?;
-    Ok(NameAddr {
-        raw: s,
+    let uri = uri_fn(&s[start..i]).map_err(|e| e.rebase(start))?;
+    let (params, found) = parse_header_params(s, i, want)?;
+    Ok(Parts {
         display: None,
         angle: false,
         uri,
         params,
+        found,
     })
 }
 
 /// `*( SEMI generic-param )` from `i` to the end, LWS allowed around `;` and `=` (RFC 4475
-/// wsinv); empty parameters (`;;`) are errors (badinv01).
-fn parse_header_params(s: &[u8], i: usize) -> Result<Params<'_>, SyntaxError> {
+/// wsinv); empty parameters (`;;`) are errors (badinv01). Also returns the first `want`
+/// parameter's value.
+fn parse_header_params<'a>(
+    s: &'a [u8],
+    i: usize,
+    want: &[u8],
+) -> Result<(Params<'a>, Option<&'a [u8]>), SyntaxError> {
     let p = skip_lws(s, i);
     match s.get(p) {
-        None => Ok(Params::default()),
+        None => Ok((Params::default(), None)),
         Some(b';') => {
             let raw = &s[p..];
-            validate_params(raw, GEN_VALUE_EXTRA).map_err(|e| e.rebase(p))?;
-            Ok(Params::new(raw))
+            let found =
+                validate_params_find(raw, GEN_VALUE_EXTRA, want).map_err(|e| e.rebase(p))?;
+            Ok((Params::new(raw), found))
         }
         Some(_) => Err(SyntaxError::new(Syntax::Trailing, p)),
     }

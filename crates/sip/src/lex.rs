@@ -90,6 +90,34 @@ pub fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || CLASS[b as usize] & UNRESERVED_MARK != 0
 }
 
+/// Index of the first `needle` in `s`: the first 64 bytes eight at a time (SWAR), the rest
+/// with `memchr`. For the short spans of the parse path (a header line, a name up to its
+/// colon), where `memchr`'s dispatch and setup cost more than the search itself, without
+/// giving up its vector loop on long lines.
+#[inline]
+pub fn find_byte(s: &[u8], needle: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const SWAR_SPAN: usize = 64;
+    let pat = LO * u64::from(needle);
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        if i == SWAR_SPAN {
+            return memchr::memchr(needle, &s[i..]).map(|p| i + p);
+        }
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        let x = u64::from_le_bytes(w) ^ pat;
+        // The lowest set bit marks the first zero byte exactly (borrows only run upwards).
+        let t = x.wrapping_sub(LO) & !x & HI;
+        if t != 0 {
+            return Some(i + (t.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|&b| b == needle).map(|p| i + p)
+}
+
 /// True when every byte is a token character and the slice is not empty.
 pub fn is_token_str(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_token(b))
@@ -153,7 +181,35 @@ pub fn scan_quoted(s: &[u8], pos: usize) -> Result<usize, SyntaxError> {
 
 /// Finds the first `sep` at nesting level zero: outside quoted strings and `<...>`.
 /// Returns `Ok(None)` when there is none.
+///
+/// Outside brackets only `sep`, `"` and `<` matter and inside them only `>`, so the scan
+/// jumps between those bytes with `memchr` instead of looking at every byte.
 pub fn find_top_level(s: &[u8], from: usize, sep: u8) -> Result<Option<usize>, SyntaxError> {
+    if sep == b'>' {
+        // `>` only ever closes a bracket here; it is never found as a separator.
+        return find_top_level_bytewise(s, from, sep);
+    }
+    let mut i = from;
+    while i < s.len() {
+        let Some(k) = memchr::memchr3(sep, b'"', b'<', &s[i..]) else {
+            return Ok(None);
+        };
+        let j = i + k;
+        match s[j] {
+            b'"' => i = scan_quoted(s, j)?,
+            b'<' => match memchr::memchr(b'>', &s[j + 1..]) {
+                Some(g) => i = j + 1 + g + 1,
+                None => return Err(SyntaxError::new(Syntax::UnterminatedAngle, from)),
+            },
+            _ => return Ok(Some(j)),
+        }
+    }
+    Ok(None)
+}
+
+/// The byte-at-a-time definition of [`find_top_level`] (kept for `sep == b'>'` and as the
+/// reference the fast scan is tested against).
+fn find_top_level_bytewise(s: &[u8], from: usize, sep: u8) -> Result<Option<usize>, SyntaxError> {
     let mut i = from;
     let mut angle = false;
     while i < s.len() {
@@ -280,6 +336,19 @@ impl<'a> Params<'a> {
 /// Validates a parameter list; `extra` lists bytes allowed in values beyond token characters
 /// (e.g. `:[]` for IPv6 `received`/`maddr` values, `/` and `@` for URI params).
 pub fn validate_params(s: &[u8], extra: &[u8]) -> Result<(), SyntaxError> {
+    validate_params_find(s, extra, b"").map(|_| ())
+}
+
+/// [`validate_params`] that also returns what `Params::new(s).get(want).flatten()` would
+/// return on the validated list (the first `want` parameter's value, `None` for a flag or
+/// when absent), in the same walk: the parse path's Via `branch` and From/To `tag` cost no
+/// second pass.
+pub fn validate_params_find<'a>(
+    s: &'a [u8],
+    extra: &[u8],
+    want: &[u8],
+) -> Result<Option<&'a [u8]>, SyntaxError> {
+    let mut found: Option<Option<&'a [u8]>> = None;
     let mut i = 0;
     while i < s.len() {
         i = skip_lws(s, i);
@@ -297,23 +366,36 @@ pub fn validate_params(s: &[u8], extra: &[u8]) -> Result<(), SyntaxError> {
         if i == name_start {
             return Err(SyntaxError::new(Syntax::BadParam, name_start));
         }
+        let name = &s[name_start..i];
         i = skip_lws(s, i);
+        let mut value = None;
         if s.get(i) == Some(&b'=') {
             i = skip_lws(s, i + 1);
+            let vstart = i;
             if s.get(i) == Some(&b'"') {
                 i = scan_quoted(s, i)?;
             } else {
-                let vstart = i;
-                while i < s.len() && (is_token(s[i]) || extra.contains(&s[i])) {
-                    i += 1;
+                // Token runs, each continued past a byte of `extra` (rare: IPv6 values).
+                loop {
+                    while i < s.len() && is_token(s[i]) {
+                        i += 1;
+                    }
+                    match s.get(i) {
+                        Some(b) if extra.contains(b) => i += 1,
+                        _ => break,
+                    }
                 }
                 if i == vstart {
                     return Err(SyntaxError::new(Syntax::BadParam, vstart));
                 }
             }
+            value = Some(&s[vstart..i]);
+        }
+        if found.is_none() && name.len() == want.len() && name.eq_ignore_ascii_case(want) {
+            found = Some(value);
         }
     }
-    Ok(())
+    Ok(found.flatten())
 }
 
 /// Iterator behind [`Params::iter`].
@@ -461,6 +543,49 @@ mod tests {
     }
 
     #[test]
+    fn find_top_level_matches_the_bytewise_definition() {
+        let alphabet = b",;<>\"\\ a\r\n\t";
+        // Every string of up to 5 bytes over the interesting alphabet, every separator.
+        let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
+        while let Some(v) = stack.pop() {
+            for sep in [b',', b';', b'>', b'"', b'<'] {
+                for from in 0..=v.len() {
+                    assert_eq!(
+                        find_top_level(&v, from, sep),
+                        find_top_level_bytewise(&v, from, sep),
+                        "{v:?} from {from} sep {sep}"
+                    );
+                }
+            }
+            if v.len() < 5 {
+                for &b in alphabet {
+                    let mut w = v.clone();
+                    w.push(b);
+                    stack.push(w);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn find_byte_matches_position() {
+        let mut v: Vec<u8> = (0..90u8).map(|i| i.wrapping_mul(37)).collect();
+        for needle in [0u8, 1, b':', 0x80, 0xff, 37] {
+            for len in 0..v.len() {
+                for at in 0..len {
+                    let orig = v[at];
+                    v[at] = needle;
+                    let s = &v[..len];
+                    assert_eq!(find_byte(s, needle), s.iter().position(|&b| b == needle));
+                    v[at] = orig;
+                }
+                let s = &v[..len];
+                assert_eq!(find_byte(s, needle), s.iter().position(|&b| b == needle));
+            }
+        }
+    }
+
+    #[test]
     fn params() {
         let p = Params::new(b";branch=z9hG4bK1 ; rport;received=1.2.3.4;x=\"a;b\"");
         assert!(p.validate().is_ok());
@@ -468,6 +593,14 @@ mod tests {
         assert_eq!(p.get("rport"), Some(None));
         assert_eq!(p.get("x"), Some(Some(&b"\"a;b\""[..])));
         assert!(Params::new(b";;a").validate().is_err());
+        let raw = b";branch=z9hG4bK1 ; rport;received=1.2.3.4;x=\"a;b\";BRANCH=2;tag";
+        for want in ["branch", "rport", "received", "x", "tag", "nope"] {
+            assert_eq!(
+                validate_params_find(raw, b"", want.as_bytes()),
+                Ok(Params::new(raw).get(want).flatten()),
+                "{want}"
+            );
+        }
         assert!(Params::new(b";a=").validate().is_err());
     }
 

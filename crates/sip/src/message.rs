@@ -11,12 +11,12 @@ use core::ops::Range;
 
 use bytes::Bytes;
 
-use crate::addr::parse_name_addr;
+use crate::addr::name_addr_param;
 use crate::error::{ParseError, ParseErrorKind as K, Syntax, SyntaxError};
 use crate::lex::{self, CommaSplit};
 use crate::name::HeaderName;
 use crate::typed::TypedHeader;
-use crate::uri::{parse_uri, Uri};
+use crate::uri::{check_uri, parse_uri, Uri};
 use crate::via::Via;
 
 /// A byte range inside a message, stored as `u32` to keep the index small.
@@ -321,14 +321,20 @@ impl Message {
                 let Some(h) = headers.last_mut() else {
                     return Err(ParseError::new(K::BadHeaderLine, pos));
                 };
-                if h.value.is_empty() {
-                    h.value.start = lex::skip_lws(s, pos) as u32;
+                // Only a continuation line with content extends the value; a line of
+                // white space alone adds nothing (and must not move the start past the end).
+                let mut cs = pos;
+                while cs < le && lex::is_ws(s[cs]) {
+                    cs += 1;
                 }
                 let mut ve = le;
-                while ve > h.value.start as usize && lex::is_ws(s[ve - 1]) {
+                while ve > cs && lex::is_ws(s[ve - 1]) {
                     ve -= 1;
                 }
-                if ve > h.value.start as usize {
+                if ve > cs {
+                    if h.value.is_empty() {
+                        h.value.start = cs as u32;
+                    }
                     h.value.end = ve as u32;
                 }
                 h.line.end = nx as u32;
@@ -746,7 +752,7 @@ impl<'a> Iterator for Values<'a> {
 #[inline]
 fn line_at(s: &[u8], pos: usize, cfg: &ParserConfig) -> Result<(usize, usize), ParseError> {
     let limit = (pos + cfg.max_line_len + 2).min(s.len());
-    match memchr::memchr(b'\n', &s[pos..limit]) {
+    match lex::find_byte(&s[pos..limit], b'\n') {
         Some(i) => {
             let lf = pos + i;
             if lf == pos || s[lf - 1] != b'\r' {
@@ -807,12 +813,12 @@ fn parse_start_line(s: &[u8], pos: usize, end: usize) -> Result<StartLine, Parse
         return Err(ParseError::new(K::BadStartLine, ver_at));
     }
     check_version(version).map_err(|_| ParseError::new(K::BadVersion, ver_at))?;
-    match parse_uri(uri) {
+    match check_uri(uri) {
         // RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI (escruri).
-        Ok(Uri::Sip(u)) if u.headers.is_some() => {
+        Ok(true) => {
             return Err(ParseError::new(K::BadRequestUri, uri_at));
         }
-        Ok(_) => {}
+        Ok(false) => {}
         Err(_) => return Err(ParseError::new(K::BadRequestUri, uri_at)),
     }
     Ok(StartLine::Request {
@@ -851,13 +857,13 @@ fn check_version(v: &[u8]) -> Result<(), ()> {
 #[inline]
 fn parse_header_line(s: &[u8], pos: usize, le: usize, nx: usize) -> Result<Header, ParseError> {
     let bad = || ParseError::new(K::BadHeaderLine, pos);
-    let colon = pos + memchr::memchr(b':', &s[pos..le]).ok_or_else(bad)?;
+    let colon = pos + lex::find_byte(&s[pos..le], b':').ok_or_else(bad)?;
     let mut name_end = colon;
     while name_end > pos && lex::is_ws(s[name_end - 1]) {
         name_end -= 1;
     }
     let raw = &s[pos..name_end];
-    let name = HeaderName::from_bytes(raw);
+    let name = HeaderName::from_bytes_at(s, pos, raw.len());
     if name == HeaderName::Other && !lex::is_token_str(raw) {
         return Err(bad());
     }
@@ -909,10 +915,10 @@ fn check_critical(
                     return Err(ParseError::new(K::TooManyVias, base + off));
                 }
                 if c.top_via.is_none() {
-                    let via =
-                        Via::parse(elem).map_err(|e| crit_err(HeaderName::Via, e, base + off))?;
+                    let branch = Via::check_branch(elem)
+                        .map_err(|e| crit_err(HeaderName::Via, e, base + off))?;
                     c.top_via = Some(Span::new(base + off, base + off + elem.len()));
-                    c.branch = via.branch().map(|b| sub_span(s, b));
+                    c.branch = branch.map(|b| sub_span(s, b));
                 }
             }
         }
@@ -921,9 +927,9 @@ fn check_critical(
             bump(if is_from { &mut c.n_from } else { &mut c.n_to });
             let slot = if is_from { &mut c.from } else { &mut c.to };
             if slot.is_none() {
-                let na = parse_name_addr(v).map_err(|e| crit_err(h.name, e, base))?;
+                let tag = name_addr_param(v, b"tag").map_err(|e| crit_err(h.name, e, base))?;
                 *slot = Some(h.value);
-                let tag = na.tag().map(|t| sub_span(s, t));
+                let tag = tag.map(|t| sub_span(s, t));
                 if is_from {
                     c.from_tag = tag;
                 } else {
@@ -934,7 +940,11 @@ fn check_critical(
         HeaderName::CallId => {
             bump(&mut c.n_call_id);
             // callid = word [ "@" word ]: no LWS inside, not empty.
-            if v.is_empty() || v.iter().any(|&b| b <= b' ' || b == 0x7f) {
+            // A fold instead of `any`: no early exit, so the check runs as a vector loop.
+            if v.is_empty()
+                || v.iter()
+                    .fold(false, |bad, &b| bad | (b <= b' ') | (b == 0x7f))
+            {
                 return Err(crit_err(
                     HeaderName::CallId,
                     SyntaxError::new(Syntax::Unexpected, 0),

@@ -162,6 +162,119 @@ const fn build_slots() -> [u8; SLOTS] {
 
 static SLOT_TABLE: [u8; SLOTS] = build_slots();
 
+/// Longest name in the table ("Content-Transfer-Encoding" is 25 bytes), rounded up to whole
+/// words.
+const MAX_NAME: usize = 32;
+const WORDS: usize = MAX_NAME / 8;
+
+/// One table name prepared for a word-at-a-time, branch-free, case-insensitive comparison
+/// against a 32-byte window that starts with the candidate name:
+///
+/// * `lower`: the name lower-cased, zero-padded;
+/// * `case`: `0x20` at the positions of letters;
+/// * `live`: `0xff` at the name's positions, zero past its end.
+///
+/// For any input byte `b` at a live position, `b | case == lower` holds exactly when `b`
+/// equals the table byte ignoring ASCII case (a letter in either case; any other byte only
+/// itself), so `((window | case) ^ lower) & live == 0` is exactly `eq_ignore_ascii_case` on
+/// the name, whatever the window holds past it.
+#[derive(Clone, Copy)]
+struct Key {
+    len: u8,
+    name: HeaderName,
+    lower: [u64; WORDS],
+    case: [u64; WORDS],
+    live: [u64; WORDS],
+}
+
+const fn word_at(a: &[u8; MAX_NAME], at: usize) -> u64 {
+    u64::from_le_bytes([
+        a[at],
+        a[at + 1],
+        a[at + 2],
+        a[at + 3],
+        a[at + 4],
+        a[at + 5],
+        a[at + 6],
+        a[at + 7],
+    ])
+}
+
+const fn build_keys() -> [Key; ALL.len()] {
+    let mut t = [Key {
+        len: 0,
+        name: HeaderName::Other,
+        lower: [0; WORDS],
+        case: [0; WORDS],
+        live: [0; WORDS],
+    }; ALL.len()];
+    let mut i = 0;
+    while i < ALL.len() {
+        let b = ALL[i].1.as_bytes();
+        assert!(b.len() >= 2 && b.len() <= MAX_NAME);
+        let mut lower = [0u8; MAX_NAME];
+        let mut case = [0u8; MAX_NAME];
+        let mut live = [0u8; MAX_NAME];
+        let mut j = 0;
+        while j < b.len() {
+            lower[j] = b[j].to_ascii_lowercase();
+            if b[j].is_ascii_alphabetic() {
+                case[j] = 0x20;
+            }
+            live[j] = 0xff;
+            j += 1;
+        }
+        let mut w = 0;
+        while w < WORDS {
+            t[i].lower[w] = word_at(&lower, w * 8);
+            t[i].case[w] = word_at(&case, w * 8);
+            t[i].live[w] = word_at(&live, w * 8);
+            w += 1;
+        }
+        t[i].len = b.len() as u8;
+        t[i].name = ALL[i].0;
+        i += 1;
+    }
+    t
+}
+
+static KEYS: [Key; ALL.len()] = build_keys();
+
+/// The name of length `len` at the start of `w` equals the key's name ignoring ASCII case.
+#[inline(always)]
+fn eq_key(w: &[u8; MAX_NAME], k: &Key) -> bool {
+    let mut diff = 0u64;
+    let mut i = 0;
+    while i < WORDS {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&w[i * 8..i * 8 + 8]);
+        diff |= ((u64::from_le_bytes(b) | k.case[i]) ^ k.lower[i]) & k.live[i];
+        i += 1;
+    }
+    diff == 0
+}
+
+/// Looks up the `len`-byte name at the start of the window `w` (`2 <= len <= MAX_NAME`).
+#[inline(always)]
+fn lookup_window(w: &[u8; MAX_NAME], len: usize) -> HeaderName {
+    let mut s = slot_of(
+        len,
+        w[0].to_ascii_lowercase(),
+        w[len - 1].to_ascii_lowercase(),
+    );
+    loop {
+        let idx = SLOT_TABLE[s];
+        if idx == EMPTY {
+            return HeaderName::Other;
+        }
+        let k = &KEYS[usize::from(idx)];
+        if usize::from(k.len) == len && eq_key(w, k) {
+            return k.name;
+        }
+        s = (s + 1) % SLOTS;
+    }
+}
+
 static COMPACT: [HeaderName; 26] = {
     let mut t = [HeaderName::Other; 26];
     let mut i = 0;
@@ -188,25 +301,28 @@ impl HeaderName {
                     HeaderName::Other
                 }
             }
+            len if len > MAX_NAME => HeaderName::Other,
             len => {
-                let mut s = slot_of(
-                    len,
-                    name[0].to_ascii_lowercase(),
-                    name[len - 1].to_ascii_lowercase(),
-                );
-                loop {
-                    let idx = SLOT_TABLE[s];
-                    if idx == EMPTY {
-                        return HeaderName::Other;
-                    }
-                    let (h, text) = ALL[idx as usize];
-                    if text.len() == len && text.as_bytes().eq_ignore_ascii_case(name) {
-                        return h;
-                    }
-                    s = (s + 1) % SLOTS;
-                }
+                let mut w = [0u8; MAX_NAME];
+                w[..len].copy_from_slice(name);
+                lookup_window(&w, len)
             }
         }
+    }
+
+    /// [`HeaderName::from_bytes`] of `buf[at..at + len]`, for the parse path: when 32 bytes
+    /// are available from `at` the comparison reads them in place (the bytes past the name
+    /// are masked off), saving the copy into a padded buffer.
+    #[inline]
+    pub(crate) fn from_bytes_at(buf: &[u8], at: usize, len: usize) -> HeaderName {
+        if (2..=MAX_NAME).contains(&len) {
+            if let Some(w) = buf.get(at..at + MAX_NAME) {
+                let mut win = [0u8; MAX_NAME];
+                win.copy_from_slice(w);
+                return lookup_window(&win, len);
+            }
+        }
+        HeaderName::from_bytes(&buf[at..at + len])
     }
 
     /// True for the headers RFC 3261 §7.3.1 allows to be combined with commas, i.e. whose
@@ -273,6 +389,39 @@ mod tests {
             if let Some(c) = h.compact() {
                 assert_eq!(HeaderName::from_bytes(&[c]), h);
                 assert_eq!(HeaderName::from_bytes(&[c.to_ascii_uppercase()]), h);
+            }
+        }
+    }
+
+    /// The word-wise comparison is exactly `eq_ignore_ascii_case`: every single-byte change of
+    /// every table name (all 256 values at every position) resolves as a linear scan would.
+    #[test]
+    fn lookup_matches_a_linear_scan_under_every_byte_change() {
+        let reference = |name: &[u8]| {
+            if name.len() == 1 {
+                return HeaderName::from_bytes(name);
+            }
+            ALL.iter()
+                .find(|(_, t)| t.as_bytes().eq_ignore_ascii_case(name))
+                .map_or(HeaderName::Other, |&(h, _)| h)
+        };
+        for &(_, text) in ALL {
+            let mut buf = text.as_bytes().to_vec();
+            for i in 0..buf.len() {
+                let orig = buf[i];
+                for b in 0..=255u8 {
+                    buf[i] = b;
+                    let want = reference(&buf);
+                    assert_eq!(HeaderName::from_bytes(&buf), want, "{buf:?}");
+                    let mut padded = buf.clone();
+                    padded.extend_from_slice(&[b'x'; 40]);
+                    assert_eq!(
+                        HeaderName::from_bytes_at(&padded, 0, buf.len()),
+                        want,
+                        "{buf:?}"
+                    );
+                }
+                buf[i] = orig;
             }
         }
     }

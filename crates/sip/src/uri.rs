@@ -91,19 +91,19 @@ fn in_class(b: u8, mask: u8) -> bool {
 /// digits is an error wherever it appears (RFC 3261 §25.1 `escaped`).
 #[inline]
 fn scan(s: &[u8], mut i: usize, mask: u8) -> Result<usize, SyntaxError> {
-    while let Some(&b) = s.get(i) {
-        if in_class(b, mask) {
+    loop {
+        // Runs of class bytes in a tight loop; escapes (rare) are checked between runs.
+        while i < s.len() && in_class(s[i], mask) {
             i += 1;
-        } else if b == b'%' {
-            match (s.get(i + 1), s.get(i + 2)) {
-                (Some(&h), Some(&l)) if is_hex(h) && is_hex(l) => i += 3,
-                _ => return Err(SyntaxError::new(Syntax::BadEscape, i)),
-            }
-        } else {
-            break;
+        }
+        if s.get(i) != Some(&b'%') {
+            return Ok(i);
+        }
+        match (s.get(i + 1), s.get(i + 2)) {
+            (Some(&h), Some(&l)) if is_hex(h) && is_hex(l) => i += 3,
+            _ => return Err(SyntaxError::new(Syntax::BadEscape, i)),
         }
     }
-    Ok(i)
 }
 
 /// Any URI (RFC 3261 §19.1, §25.1 `Request-URI = SIP-URI / SIPS-URI / absoluteURI`).
@@ -207,6 +207,21 @@ pub struct SipUri<'a> {
 
 /// Parses a complete URI. The whole input must be the URI; scheme matched case-insensitively.
 pub fn parse_uri(s: &[u8]) -> Result<Uri<'_>, SyntaxError> {
+    parse_uri_inline(s)
+}
+
+/// Checks a URI exactly as [`parse_uri`] does without handing the parsed value back (the
+/// parse path only needs the verdict; inlining lets the unused fields go unbuilt). Returns
+/// whether it is a SIP/SIPS URI with `?headers`.
+pub(crate) fn check_uri(s: &[u8]) -> Result<bool, SyntaxError> {
+    match parse_uri_inline(s)? {
+        Uri::Sip(u) => Ok(u.headers.is_some()),
+        Uri::Tel(_) | Uri::Absolute(_) => Ok(false),
+    }
+}
+
+#[inline(always)]
+fn parse_uri_inline(s: &[u8]) -> Result<Uri<'_>, SyntaxError> {
     let first = *s.first().ok_or(SyntaxError::new(Syntax::Empty, 0))?;
     // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3261 §25.1).
     if !is_alpha(first) {
@@ -246,6 +261,7 @@ pub fn parse_uri(s: &[u8]) -> Result<Uri<'_>, SyntaxError> {
 }
 
 /// Parses the part of a SIP URI after `sip:`/`sips:` (at `body`).
+#[inline(always)]
 fn parse_sip(s: &[u8], body: usize, secure: bool) -> Result<SipUri<'_>, SyntaxError> {
     // userinfo = ( user / telephone-subscriber ) [ ":" password ] "@". `@` is in neither the
     // user nor the password set, so the userinfo (if any) ends at the first `@` reached while
@@ -371,6 +387,19 @@ fn parse_host(s: &[u8], i: usize) -> Result<(Host<'_>, usize), SyntaxError> {
         let addr: Ipv6Addr = text.parse().map_err(|_| bad())?;
         return Ok((Host::V6(addr), i + close + 2));
     }
+    // The common IPv4 literal in one pass. When the dotted quad is followed by anything that
+    // could continue a hostname, the general scan below decides (and reaches the same
+    // verdict for a plain dotted quad: all-digit labels, the last one starting with a digit).
+    if s.get(i).is_some_and(|&b| is_digit(b)) {
+        if let Some((a, end)) = ipv4_at(s, i) {
+            if !s
+                .get(end)
+                .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            {
+                return Ok((Host::V4(a), end));
+            }
+        }
+    }
     // hostname = *( domainlabel "." ) toplabel [ "." ], labels start and end alphanumeric;
     // toplabel starts with ALPHA, which is what tells a hostname from an IPv4address.
     let mut j = i;
@@ -403,6 +432,37 @@ fn parse_host(s: &[u8], i: usize) -> Result<(Host<'_>, usize), SyntaxError> {
         return parse_ipv4(raw).map(|a| (Host::V4(a), j)).ok_or_else(bad);
     }
     Ok((Host::Domain(raw), j))
+}
+
+/// A dotted quad starting at `i` (four 1–3 digit octets of at most 255); returns it and the
+/// index just past it, without looking at what follows.
+#[inline]
+fn ipv4_at(s: &[u8], mut i: usize) -> Option<(Ipv4Addr, usize)> {
+    let mut octets = [0u8; 4];
+    for (k, o) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if s.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let st = i;
+        let mut v: u16 = 0;
+        while i - st < 3 {
+            match s.get(i) {
+                Some(&d) if is_digit(d) => {
+                    v = v * 10 + u16::from(d - b'0');
+                    i += 1;
+                }
+                _ => break,
+            }
+        }
+        if i == st || v > 255 {
+            return None;
+        }
+        *o = v as u8;
+    }
+    Some((Ipv4Addr::from(octets), i))
 }
 
 /// IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each at most 255.

@@ -39,6 +39,19 @@ pub struct Via<'a> {
 impl<'a> Via<'a> {
     /// Parses one Via element.
     pub fn parse(s: &'a [u8]) -> Result<Via<'a>, SyntaxError> {
+        Via::parse_find(s, b"").map(|(v, _)| v)
+    }
+
+    /// Validates one Via element exactly as [`Via::parse`] does and returns its `branch`
+    /// (found while the parameters are validated; no `Via` is handed back).
+    pub(crate) fn check_branch(s: &'a [u8]) -> Result<Option<&'a [u8]>, SyntaxError> {
+        Via::parse_find(s, b"branch").map(|(_, b)| b)
+    }
+
+    /// Parses one Via element and returns the value of its first `want` parameter
+    /// (as [`Params::get`] then `flatten` would), found while the parameters are validated.
+    #[inline(always)]
+    fn parse_find(s: &'a [u8], want: &[u8]) -> Result<(Via<'a>, Option<&'a [u8]>), SyntaxError> {
         let mut i = skip_lws(s, 0);
         let (protocol, n) = token_at(s, i)?;
         i = expect(s, skip_lws(s, n), b'/')?;
@@ -63,16 +76,19 @@ impl<'a> Via<'a> {
             i = skip_lws(s, pe);
         }
         let rest = &s[i..];
-        lex::validate_params(rest, b":[]").map_err(|e| e.rebase(i))?;
-        Ok(Via {
-            raw: s,
-            protocol,
-            version,
-            transport,
-            host,
-            port,
-            params: Params::new(rest),
-        })
+        let found = lex::validate_params_find(rest, b":[]", want).map_err(|e| e.rebase(i))?;
+        Ok((
+            Via {
+                raw: s,
+                protocol,
+                version,
+                transport,
+                host,
+                port,
+                params: Params::new(rest),
+            },
+            found,
+        ))
     }
 
     /// The `branch` parameter value.
