@@ -1,0 +1,446 @@
+//! Decide before allocating: validation, loops, admission (concurrency, CPS, per trunk),
+//! drain, routing rejections; header and body policy; orphans; silent peers.
+
+mod common;
+
+use common::*;
+use sbc_b2bua::{
+    BodyAction, BodyContext, BodyPolicy, EngineConfig, EngineEvent, Limits, RouteDecision, Router,
+};
+use sbc_sip::{HeaderName, Message, Method};
+use sbc_testkit::{header, headers_named, response};
+use sbc_txn::Peer;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn raw_invite(lines: &[&str]) -> String {
+    sbc_testkit::request(lines, "")
+}
+
+fn rejected(sim: &sbc_testkit::Sim<SbcNode>) -> Vec<(u16, &'static str)> {
+    sim.dut
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Rejected { status, why, .. } => Some((*status, *why)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn max_forwards_zero_is_483_and_one_is_decremented() {
+    let mut sim = world(default_config());
+    let inv = invite("p-1", &[], SDP_A).replace("Max-Forwards: 70", "Max-Forwards: 0");
+    sim.ua(0).send(&inv, addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(483);
+    sim.ua(1).expect_nothing();
+    let inv = invite("p-1b", &[], SDP_A).replace("Max-Forwards: 70", "Max-Forwards: 1");
+    sim.ua(0).send(&inv, addr(SBC));
+    sim.run_for(ms(10));
+    let (_, b) = sim.ua(1).expect_request(Method::Invite);
+    assert_eq!(b.max_forwards(), Some(0));
+}
+
+#[test]
+fn our_own_branch_coming_back_is_a_loop() {
+    let mut sim = world(default_config());
+    let inv = invite(
+        "p-2",
+        &["Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKSb2b0003deadbeefdeadbeef;rport"],
+        SDP_A,
+    );
+    // The extra Via goes after the headers the template starts with; move it up.
+    let inv = inv.replace("Via: SIP/2.0/UDP 10.9.9.9", "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKSb2b0003deadbeefdeadbeef\r\nVia: SIP/2.0/UDP 10.9.9.9");
+    sim.ua(0).send(&inv, addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(482);
+    assert_eq!(rejected(&sim), [(482, "loop detected")]);
+    assert_eq!(sim.dut.engine.calls(), 0);
+}
+
+#[test]
+fn merged_request_is_482() {
+    let mut sim = world(default_config());
+    sim.ua(0).send(&invite("p-3", &[], SDP_A), addr(SBC));
+    sim.run_for(ms(10));
+    let again = invite("p-3", &[], SDP_A).replace("branch=z9hG4bKa-p-3", "branch=z9hG4bKother");
+    sim.ua(0).send(&again, addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(100);
+    sim.ua(0).expect_response(482);
+    assert_eq!(sim.dut.engine.calls(), 1);
+}
+
+#[test]
+fn malformed_and_unsupported_requests_get_the_right_final_response() {
+    let mut sim = world(default_config());
+    let base = |method: &str, extra: &str| {
+        let mut l = vec![
+            format!("{method} sip:+1555@127.0.0.1:5060 SIP/2.0"),
+            format!(
+                "Via: SIP/2.0/UDP {ALICE};branch=z9hG4bK-{method}-{}",
+                extra.len()
+            ),
+            "Max-Forwards: 70".into(),
+            "From: <sip:a@example.com>;tag=x".into(),
+            "To: <sip:b@example.com>".into(),
+            "Call-ID: bad-1".into(),
+            format!("CSeq: 1 {method}"),
+        ];
+        if !extra.is_empty() {
+            l.push(extra.to_string());
+        }
+        let refs: Vec<&str> = l.iter().map(String::as_str).collect();
+        raw_invite(&refs)
+    };
+    let cases: Vec<(String, u16)> = vec![
+        (base("INVITE", "Require: foo"), 420),
+        (base("FOO", ""), 501),
+        (base("REGISTER", ""), 405),
+        (base("INFO", ""), 403),
+        (base("BYE", ""), 481),
+        (base("PRACK", ""), 481),
+        (
+            base("INVITE", "Content-Type: text/plain")
+                .replace("Content-Length: 0\r\n\r\n", "Content-Length: 2\r\n\r\nhi"),
+            415,
+        ),
+        (
+            base("INVITE", "").replace(
+                "From: <sip:a@example.com>;tag=x",
+                "From: <sip:a@example.com>",
+            ),
+            400,
+        ),
+    ];
+    for (req, status) in cases {
+        sim.ua(0).send(&req, addr(SBC));
+        sim.run_for(ms(10));
+        let r = sim.ua(0).expect_response(status);
+        match status {
+            420 => assert_eq!(header(&r, HeaderName::Unsupported).unwrap(), "foo"),
+            405 => assert!(r.get(HeaderName::Allow).is_some()),
+            _ => {}
+        }
+        assert_eq!(header(&r, HeaderName::Server).unwrap(), "TestSBC/1.0");
+    }
+    // Out-of-dialog OPTIONS is answered locally (TI-10), without state.
+    sim.ua(0).send(&base("OPTIONS", ""), addr(SBC));
+    sim.run_for(ms(10));
+    let r = sim.ua(0).expect_response(200);
+    assert_eq!(header(&r, HeaderName::Accept).unwrap(), "application/sdp");
+    assert_eq!(sim.dut.engine.calls(), 0);
+    sim.ua(1).expect_nothing();
+    assert_drained(&mut sim);
+}
+
+#[test]
+fn concurrent_call_limit_answers_503_before_any_state() {
+    let cfg = EngineConfig {
+        limits: Limits {
+            max_calls: Some(1),
+            ..Limits::default()
+        },
+        retry_after: 7,
+        ..default_config()
+    };
+    let mut sim = world(cfg);
+    sim.ua(0).send(&invite("l-1", &[], SDP_A), addr(SBC));
+    sim.ua(0).send(&invite("l-2", &[], SDP_A), addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(100);
+    let r = sim.ua(0).expect_response(503);
+    assert_eq!(header(&r, HeaderName::RetryAfter).unwrap(), "7");
+    assert_eq!(r.call_id().unwrap(), b"l-2");
+    assert_eq!(sim.dut.engine.calls(), 1);
+    assert_eq!(rejected(&sim), [(503, "concurrent call limit")]);
+    // The first call ends; the next one is admitted.
+    let (t, inv) = sim.ua(1).expect_request(Method::Invite);
+    sim.ua(1)
+        .respond(t, response(&inv, 486, Some("g"), &[], ""));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(486);
+    sim.ua(0).send(&invite("l-3", &[], SDP_A), addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(100);
+    sim.ua(1).expect_request(Method::Invite);
+}
+
+#[test]
+fn calls_per_second_is_a_token_bucket_on_the_virtual_clock() {
+    let cfg = EngineConfig {
+        limits: Limits {
+            cps: Some(2),
+            burst: Some(2),
+            ..Limits::default()
+        },
+        ..default_config()
+    };
+    let mut sim = world(cfg);
+    for i in 0..3 {
+        sim.ua(0)
+            .send(&invite(&format!("cps-{i}"), &[], SDP_A), addr(SBC));
+    }
+    sim.run_for(ms(10));
+    let statuses: Vec<u16> = sim
+        .ua(0)
+        .inbox()
+        .iter()
+        .map(|r| match r {
+            sbc_testkit::Rx::Response { msg, .. } => msg.status().unwrap(),
+            _ => 0,
+        })
+        .collect();
+    assert_eq!(statuses, [100, 100, 503]);
+    sim.ua(0).clear();
+    sim.run_for(ms(490)); // half a second after the burst: one token back
+    sim.ua(0).send(&invite("cps-3", &[], SDP_A), addr(SBC));
+    sim.ua(0).send(&invite("cps-4", &[], SDP_A), addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(100);
+    let r = sim.ua(0).expect_response(503);
+    assert_eq!(header(&r, HeaderName::RetryAfter).unwrap(), "1");
+}
+
+#[test]
+fn per_trunk_limit() {
+    let mut cfg = default_config();
+    cfg.trunk_limits.insert(
+        "gw1".into(),
+        Limits {
+            max_calls: Some(1),
+            ..Limits::default()
+        },
+    );
+    let mut sim = world(cfg);
+    sim.ua(0).send(&invite("t-1", &[], SDP_A), addr(SBC));
+    sim.ua(0).send(&invite("t-2", &[], SDP_A), addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(100);
+    sim.ua(0).expect_response(503);
+    assert_eq!(rejected(&sim), [(503, "trunk concurrent call limit")]);
+}
+
+#[test]
+fn draining_refuses_new_calls_only() {
+    let mut sim = world(default_config());
+    let (mut a, _, _, _) = answered_with(&mut sim, "dr-1", &[], &[]);
+    sim.dut.engine.set_draining(true);
+    sim.ua(0).send(&invite("dr-2", &[], SDP_A), addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(503);
+    sim.ua(0)
+        .send(&a.request("BYE", "bye-dr", &[], ""), addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(200);
+    sim.ua(1).expect_request(Method::Bye);
+}
+
+#[derive(Debug)]
+struct Reject404;
+
+impl Router for Reject404 {
+    fn route(&self, _req: &Message, _from: Peer) -> RouteDecision {
+        RouteDecision::Reject {
+            status: 404,
+            reason: Some("Unknown Number".into()),
+        }
+    }
+}
+
+#[test]
+fn routing_rejection_costs_no_state() {
+    let mut sim = world_with(default_config(), Arc::new(Reject404));
+    sim.ua(0).send(&invite("rt-1", &[], SDP_A), addr(SBC));
+    sim.run_for(ms(10));
+    let r = sim.ua(0).expect_response(404);
+    assert_eq!(r.reason().unwrap(), b"Unknown Number");
+    assert_eq!(sim.dut.engine.calls(), 0);
+    assert_eq!(sim.dut.ep.len(), 0, "rejected statelessly");
+}
+
+#[derive(Debug)]
+struct Anchor;
+
+impl BodyPolicy for Anchor {
+    fn rewrite(&self, ctx: &BodyContext<'_>) -> BodyAction {
+        let text = String::from_utf8_lossy(ctx.body).replace("127.0.0.1", "192.0.2.99");
+        BodyAction::Replace {
+            content_type: b"application/sdp".to_vec(),
+            body: text.into_bytes(),
+        }
+    }
+}
+
+#[test]
+fn header_policy_and_body_hook() {
+    let mut cfg = default_config();
+    cfg.headers.copy_extra.push("X-Carrier-Info".into());
+    cfg.headers.remove.push("P-Asserted-Identity".into());
+    cfg.b_side
+        .add_headers
+        .push(("X-MS-SBC".into(), "Vendor/SBC/1.0".into()));
+    let mut sim = world(cfg);
+    sim.dut.engine.set_body_policy(Arc::new(Anchor));
+    let inv = invite(
+        "h-1",
+        &["X-Carrier-Info: abc", "Subject: hello", "Priority: urgent"],
+        SDP_A,
+    );
+    sim.ua(0).send(&inv, addr(SBC));
+    sim.run_for(ms(10));
+    let (_, b) = sim.ua(1).expect_request(Method::Invite);
+    assert_eq!(headers_named(&b, "X-Carrier-Info"), ["abc"]);
+    assert_eq!(headers_named(&b, "X-MS-SBC"), ["Vendor/SBC/1.0"]);
+    assert!(b.get(HeaderName::PAssertedIdentity).is_none());
+    assert_eq!(header(&b, HeaderName::Subject).unwrap(), "hello");
+    assert_eq!(header(&b, HeaderName::Priority).unwrap(), "urgent");
+    assert_eq!(header(&b, HeaderName::UserAgent).unwrap(), "TestSBC/1.0");
+    let body = String::from_utf8_lossy(b.body()).into_owned();
+    assert!(body.contains("c=IN IP4 192.0.2.99"));
+    assert_eq!(b.content_length(), Some(body.len() as u32));
+}
+
+#[test]
+fn unknown_2xx_with_our_identifiers_is_acked_and_byed_others_ignored() {
+    let mut sim = world(default_config());
+    let ours = "SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKSb2b0003aaaaaaaaaaaaaaaa\r\n\
+From: <sip:a@x>;tag=0003aaaaaaaaaaaaaaaa\r\n\
+To: <sip:b@y>;tag=zz\r\n\
+Call-ID: sbc0003.0123456789abcdef0123456789abcdef\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:late@127.0.0.1:5080>\r\n\
+Content-Length: 0\r\n\r\n";
+    sim.ua(1).send_raw(ours, addr(SBC));
+    sim.run_for(ms(10));
+    let ack = sim.ua(1).expect_ack();
+    assert_eq!(ack.request_uri_raw().unwrap(), b"sip:late@127.0.0.1:5080");
+    let (t, bye) = sim.ua(1).expect_request(Method::Bye);
+    assert_eq!(bye.cseq().unwrap().seq, 2);
+    sim.ua(1).respond(t, response(&bye, 481, None, &[], ""));
+    let foreign = ours
+        .replace("sbc0003.0123456789abcdef0123456789abcdef", "foreign-call")
+        .replace("tag=0003aaaaaaaaaaaaaaaa", "tag=theirs");
+    sim.ua(1).send_raw(foreign, addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(1).expect_nothing();
+    assert_drained(&mut sim);
+}
+
+#[test]
+fn a_peer_that_stops_answering_costs_timers_not_memory() {
+    let mut sim = world(default_config());
+    let (mut a, _, _, _) = answered_with(&mut sim, "z-1", &[], &[]);
+    // gw1 vanishes.
+    sim.wire
+        .drop_when(|p| p.to.addr == addr(GW1) || p.from.addr == addr(GW1));
+    // An INFO to it times out: 408 upstream, and the dialog is torn down.
+    sim.ua(0)
+        .send(&a.request("INFO", "info-z", &[], ""), addr(SBC));
+    sim.run_for(Duration::from_secs(33));
+    // Alice's own Timer F fires 2 ms before our 408 reaches her (same 64*T1, one hop
+    // later): the 408 arrives as a stray response.
+    assert!(sim
+        .wire
+        .log()
+        .iter()
+        .any(|p| p.to.addr == addr(ALICE) && p.first_line() == "SIP/2.0 408 Request Timeout"));
+    let bye = loop {
+        match sim.ua(0).take() {
+            Some(sbc_testkit::Rx::Request { txn, msg, .. })
+                if msg.method() == Some(Method::Bye) =>
+            {
+                break (txn, msg)
+            }
+            Some(_) => continue,
+            None => panic!("no BYE"),
+        }
+    };
+    let (t, bye) = bye;
+    sim.ua(0).respond(t, response(&bye, 200, None, &[], ""));
+    assert_eq!(sim.dut.engine.calls(), 0);
+    assert_drained(&mut sim);
+}
+
+#[test]
+fn many_calls_leave_nothing_behind() {
+    let mut sim = world(default_config());
+    for i in 0..50 {
+        let id = format!("m-{i}");
+        let (mut a, _, _, _) = answered_with(&mut sim, &id, &[], &[]);
+        sim.ua(0)
+            .send(&a.request("BYE", &format!("bye-{id}"), &[], ""), addr(SBC));
+        sim.run_for(ms(10));
+        sim.ua(0).expect_response(200);
+        let (t, bye) = sim.ua(1).expect_request(Method::Bye);
+        sim.ua(1).respond(t, response(&bye, 200, None, &[], ""));
+    }
+    assert_eq!(sim.dut.cdrs().len(), 50);
+    assert_drained(&mut sim);
+}
+
+#[test]
+fn engine_is_send() {
+    fn is_send<T: Send>() {}
+    is_send::<sbc_b2bua::Engine>();
+}
+
+#[test]
+fn every_message_we_build_toward_a_leg_carries_its_added_headers() {
+    let mut cfg = default_config();
+    cfg.a_side
+        .add_headers
+        .push(("X-MS-SBC".into(), "Vendor/SBC/1.0".into()));
+    let mut sim = world(cfg);
+    let (mut a, mut b, _, _) = answered_with(&mut sim, "x-1", &[], &[]);
+    // A request toward A (relayed re-INVITE), its ACK, an INFO answered 200, then BYE.
+    sim.ua(1)
+        .send(&b.request("INVITE", "rb", &[], SDP_B), addr(SBC));
+    sim.run_for(ms(10));
+    let (t, r) = sim.ua(0).expect_request(Method::Invite);
+    sim.ua(0).respond(
+        t,
+        response(
+            &r,
+            200,
+            None,
+            &["Contact: <sip:alice@127.0.0.1:5070>"],
+            SDP_A,
+        ),
+    );
+    sim.run_for(ms(10));
+    sim.ua(1)
+        .send_raw(b.request_cseq("ACK", 100, "rb-ack", &[], ""), addr(SBC));
+    sim.ua(0)
+        .send(&a.request("OPTIONS", "opt", &[], ""), addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(1).clear();
+    sim.ua(0).send(&a.request("BYE", "bye", &[], ""), addr(SBC));
+    sim.run_for(ms(10));
+    let mut checked = 0;
+    for p in sim.wire.log() {
+        if p.from.addr != addr(SBC)
+            || p.to.addr != addr(ALICE)
+            || p.first_line() == "SIP/2.0 100 Trying"
+        {
+            continue;
+        }
+        checked += 1;
+        assert!(
+            p.text().contains("\r\nX-MS-SBC: Vendor/SBC/1.0\r\n"),
+            "{}",
+            p.first_line()
+        );
+    }
+    assert!(checked >= 5, "{checked}");
+    // And none toward the B leg.
+    assert!(sim
+        .wire
+        .log()
+        .iter()
+        .filter(|p| p.to.addr == addr(GW1))
+        .all(|p| !p.text().contains("X-MS-SBC")));
+}
