@@ -45,6 +45,112 @@ pub struct Config {
     /// The admin/metrics HTTP listener.
     #[serde(default)]
     pub admin: Admin,
+    /// Gateways (PSTN side) calls can be sent to.
+    #[serde(default, rename = "gateway")]
+    pub gateways: Vec<Gateway>,
+    /// Source-based routes: calls from these sources go to these gateways, in order.
+    #[serde(default, rename = "route")]
+    pub routes: Vec<Route>,
+    /// Call handling: limits and timers.
+    #[serde(default)]
+    pub calls: Calls,
+    /// Call detail records.
+    #[serde(default)]
+    pub cdr: Cdr,
+}
+
+/// A gateway (a PSTN-side trunk).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gateway {
+    /// Name (unique; used in routes, CDRs and metrics).
+    pub name: Spanned<String>,
+    /// Address and port.
+    pub address: SocketAddr,
+    /// Transport.
+    #[serde(default = "default_gw_transport")]
+    pub transport: TransportKind,
+    /// Concurrent calls through this gateway (none = unlimited).
+    #[serde(default)]
+    pub max_calls: Option<u32>,
+    /// New calls per second through this gateway (none = unlimited).
+    #[serde(default)]
+    pub max_cps: Option<u32>,
+}
+
+fn default_gw_transport() -> TransportKind {
+    TransportKind::Udp
+}
+
+/// A source-based route.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Name.
+    pub name: Spanned<String>,
+    /// Source networks this route applies to.
+    pub from: Vec<IpNet>,
+    /// Gateways in failover order (RFC 3261 serial forking on 408/503/504/timeout).
+    pub gateways: Vec<Spanned<String>>,
+}
+
+/// Call handling settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Calls {
+    /// Most concurrent calls on this node (admission answers 503 + Retry-After beyond).
+    pub max_calls: Option<u32>,
+    /// Most new calls per second on this node.
+    pub max_cps: Option<u32>,
+    /// Retry-After seconds on admission rejections and drain.
+    pub retry_after_s: u32,
+    /// A call not answered within this many seconds is cancelled (480 to the caller).
+    pub no_answer_timeout_s: u64,
+    /// RFC 4028 Session-Expires the SBC asks for (0 disables session timers).
+    pub session_expires_s: u32,
+    /// RFC 4028 Min-SE (at least 90).
+    pub min_se_s: u32,
+    /// How long a drain (SIGTERM) waits for calls to finish, seconds.
+    pub drain_timeout_s: u64,
+}
+
+impl Default for Calls {
+    fn default() -> Self {
+        Calls {
+            max_calls: None,
+            max_cps: None,
+            retry_after_s: 5,
+            no_answer_timeout_s: 180,
+            session_expires_s: 1800,
+            min_se_s: 90,
+            drain_timeout_s: 60,
+        }
+    }
+}
+
+/// Call detail records.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cdr {
+    /// JSON-lines file; `None` disables CDRs.
+    pub path: Option<PathBuf>,
+    /// Rotate when the file reaches this size.
+    pub rotate_bytes: u64,
+    /// Rotate at least this often, seconds.
+    pub rotate_interval_s: u64,
+    /// fsync at least this often, milliseconds.
+    pub fsync_interval_ms: u64,
+}
+
+impl Default for Cdr {
+    fn default() -> Self {
+        Cdr {
+            path: None,
+            rotate_bytes: 64 * 1024 * 1024,
+            rotate_interval_s: 3600,
+            fsync_interval_ms: 200,
+        }
+    }
 }
 
 /// Node identity and behaviour.
@@ -402,7 +508,66 @@ impl Config {
                 ));
             }
         }
+        let mut gws = BTreeSet::new();
+        for g in &self.gateways {
+            if !gws.insert(g.name.get_ref().as_str()) {
+                return Err(at(
+                    g.name.span(),
+                    format!("duplicate gateway '{}'", g.name.get_ref()),
+                ));
+            }
+            if g.transport == TransportKind::Tls {
+                return Err(at(
+                    g.name.span(),
+                    format!(
+                        "gateway '{}': tls gateways need a tls profile (not supported yet)",
+                        g.name.get_ref()
+                    ),
+                ));
+            }
+        }
+        let mut routes = BTreeSet::new();
+        for r in &self.routes {
+            if !routes.insert(r.name.get_ref().as_str()) {
+                return Err(at(
+                    r.name.span(),
+                    format!("duplicate route '{}'", r.name.get_ref()),
+                ));
+            }
+            if r.gateways.is_empty() {
+                return Err(at(
+                    r.name.span(),
+                    format!("route '{}' has no gateways", r.name.get_ref()),
+                ));
+            }
+            for g in &r.gateways {
+                if !gws.contains(g.get_ref().as_str()) {
+                    return Err(at(
+                        g.span(),
+                        format!(
+                            "route '{}': unknown gateway '{}'",
+                            r.name.get_ref(),
+                            g.get_ref()
+                        ),
+                    ));
+                }
+            }
+        }
+        let c = &self.calls;
+        if c.session_expires_s != 0 && (c.min_se_s < 90 || c.session_expires_s < c.min_se_s) {
+            return Err(plain(
+                "calls: need min_se_s >= 90 and session_expires_s >= min_se_s (RFC 4028)".into(),
+            ));
+        }
+        if c.no_answer_timeout_s == 0 {
+            return Err(plain("calls.no_answer_timeout_s must be > 0".into()));
+        }
         Ok(())
+    }
+
+    /// The gateway by name.
+    pub fn gateway(&self, name: &str) -> Option<&Gateway> {
+        self.gateways.iter().find(|g| g.name.get_ref() == name)
     }
 
     /// The listener by name.
@@ -440,6 +605,22 @@ mod tests {
         let e = Config::parse(src, "x.toml").unwrap_err();
         assert_eq!(e.line, Some(7), "{e}");
         assert!(e.reason.contains("bindd"), "{e}");
+    }
+
+    #[test]
+    fn routes_must_reference_gateways() {
+        let base = "version = 1\n[[listener]]\nname = \"a\"\nzone = \"z\"\ntransport = \"udp\"\nbind = \"127.0.0.1:5060\"\n\
+                    [[gateway]]\nname = \"gw\"\naddress = \"127.0.0.1:5080\"\n";
+        let ok = format!(
+            "{base}[[route]]\nname = \"r\"\nfrom = [\"127.0.0.0/8\"]\ngateways = [\"gw\"]\n"
+        );
+        assert!(Config::parse(&ok, "x").is_ok());
+        let bad = format!("{base}[[route]]\nname = \"r\"\nfrom = [\"127.0.0.0/8\"]\ngateways = [\"gw\", \"nope\"]\n");
+        let e = Config::parse(&bad, "x").unwrap_err();
+        assert!(
+            e.reason.contains("unknown gateway 'nope'") && e.line == Some(13),
+            "{e}"
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //!   awaited inline; the transport reports failures, which go back to the endpoint as
 //!   transport errors (RFC 3261 §17.1.4, §17.2.4).
 
+mod engine;
+mod events;
 mod local;
 mod shard;
 mod tls;
@@ -166,11 +168,29 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let cfg = Arc::new(cfg);
     let n = shard_count();
+    // Contact/Via advertise the first UDP listener as bound (else the first listener).
+    let signalling = listeners
+        .iter()
+        .find(|l| l.1 == TransportKind::Udp)
+        .or(listeners.first())
+        .map(|l| l.2)
+        .ok_or_else(|| ServerError::Config("no listener".into()))?;
+    let (ev_tx, ev_rx) = mpsc::channel(8192);
+    tokio::spawn(events::consume(ev_rx, cfg.clone()));
     let mut shard_tx = Vec::with_capacity(n);
     for id in 0..n {
         let (tx, rx) = mpsc::channel(4096);
-        let s = shard::Shard::new(id, cfg.clone(), transport.clone(), rx)
-            .map_err(ServerError::Config)?;
+        let engine =
+            engine::build(&cfg, signalling, id, n, shard::seed(id)).map_err(ServerError::Config)?;
+        let s = shard::Shard::new(
+            id,
+            cfg.clone(),
+            engine,
+            transport.clone(),
+            rx,
+            Some(ev_tx.clone()),
+        )
+        .map_err(ServerError::Config)?;
         tokio::spawn(s.run(shutdown_rx.clone()));
         shard_tx.push(tx);
     }
@@ -187,9 +207,16 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
                 sbc_transport::Event::Message(m) => m.msg.call_id().unwrap_or(b""),
                 sbc_transport::Event::Error(_) => b"",
             };
-            let mut h = hasher.build_hasher();
-            h.write(key);
-            let idx = (h.finish() % shard_tx.len() as u64) as usize;
+            // B-side traffic carries our own Call-ID, which names its shard; everything else
+            // is spread by hash.
+            let idx = match sbc_b2bua::shard_of(key) {
+                Some(s) if usize::from(s) < shard_tx.len() => usize::from(s),
+                _ => {
+                    let mut h = hasher.build_hasher();
+                    h.write(key);
+                    (h.finish() % shard_tx.len() as u64) as usize
+                }
+            };
             // A full shard queue is back-pressure: the transport stops reading streams and
             // drops datagrams (counted there) rather than growing memory without bound.
             if shard_tx[idx].send(ev).await.is_err() {

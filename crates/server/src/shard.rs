@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use sbc_b2bua::{Engine, EngineEvent};
 use sbc_config::Config;
 use sbc_transport::{Event as TEvent, Transmit as TTransmit, Transport, TransportHandle};
 use sbc_txn::{Dispatch, Endpoint, Instant, Peer, Transport as TxnTransport};
@@ -27,6 +28,8 @@ pub(crate) struct Shard {
     rx: mpsc::Receiver<TEvent>,
     epoch: tokio::time::Instant,
     local: LocalPolicy,
+    engine: Engine,
+    events: Option<mpsc::Sender<(tokio::time::Instant, EngineEvent)>>,
     stats: Arc<ShardStats>,
 }
 
@@ -51,8 +54,10 @@ impl Shard {
     pub(crate) fn new(
         id: usize,
         cfg: Arc<Config>,
+        engine: Engine,
         transport: TransportHandle,
         rx: mpsc::Receiver<TEvent>,
+        events: Option<mpsc::Sender<(tokio::time::Instant, EngineEvent)>>,
     ) -> Result<Shard, String> {
         let tcfg = sbc_txn::Config {
             t1: Duration::from_millis(cfg.sip.t1_ms),
@@ -73,6 +78,8 @@ impl Shard {
                 requests: sbc_sip::RequestPolicy::default(),
                 product: cfg.node.product.clone().into_bytes(),
             },
+            engine,
+            events,
             stats: Arc::new(ShardStats::default()),
         })
     }
@@ -84,7 +91,11 @@ impl Shard {
     pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
         tracing::debug!(shard = self.id, "shard started");
         loop {
-            let deadline = self.ep.poll_timeout().map(|t| self.epoch + t.as_duration());
+            let next = match (self.ep.poll_timeout(), self.engine.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let deadline = next.map(|t| self.epoch + t.as_duration());
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d).await,
@@ -99,6 +110,8 @@ impl Shard {
                 () = sleep => {
                     let now = self.now();
                     self.ep.handle_timeout(now);
+                    self.engine.drain_endpoint_events(now, &mut self.ep);
+                    self.engine.handle_timeout(now, &mut self.ep);
                 }
                 _ = stop.changed() => break,
             }
@@ -115,14 +128,11 @@ impl Shard {
                 match self.ep.handle_message(now, m.msg, from) {
                     Dispatch::Incoming(inc) => {
                         if let Some(inc) = local::handle(&mut self.ep, inc, &self.local) {
-                            // The call engine is not wired in yet: refuse honestly.
-                            self.ep.reject(inc, 501);
+                            self.engine
+                                .handle_dispatch(now, &mut self.ep, Dispatch::Incoming(inc));
                         }
                     }
-                    Dispatch::Matched(_)
-                    | Dispatch::StrayAck { .. }
-                    | Dispatch::StrayResponse { .. }
-                    | Dispatch::Dropped(_) => {}
+                    d => self.engine.handle_dispatch(now, &mut self.ep, d),
                 }
             }
             TEvent::Error(e) => {
@@ -132,7 +142,36 @@ impl Shard {
     }
 
     async fn drain(&mut self) {
+        loop {
+            let now = self.now();
+            self.engine.drain_endpoint_events(now, &mut self.ep);
+            while let Some(ev) = self.engine.poll_event() {
+                self.engine_event(ev).await;
+            }
+            if !self.send_transmits().await {
+                break;
+            }
+        }
+    }
+
+    async fn engine_event(&mut self, ev: EngineEvent) {
+        if let EngineEvent::Rejected {
+            status, why, from, ..
+        } = &ev
+        {
+            tracing::debug!(status, why, from = %from, "call refused");
+        }
+        if let Some(tx) = &self.events {
+            // Back-pressure rather than loss: CDRs must not be dropped.
+            let _ = tx.send((tokio::time::Instant::now(), ev)).await;
+        }
+    }
+
+    /// Sends every pending transmit; true when anything was sent (more events may follow).
+    async fn send_transmits(&mut self) -> bool {
+        let mut any = false;
         while let Some(t) = self.ep.poll_transmit() {
+            any = true;
             let Some(transport) = from_txn(t.to.transport) else {
                 continue;
             };
@@ -146,13 +185,13 @@ impl Shard {
                 }
             }
         }
-        while let Some(_ev) = self.ep.poll_event() {}
+        any
     }
 }
 
 /// A per-shard random seed from the OS-keyed std hasher (the shell may use randomness; the
 /// cores only receive it).
-fn seed(id: usize) -> u64 {
+pub(crate) fn seed(id: usize) -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_usize(id);
