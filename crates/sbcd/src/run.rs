@@ -84,6 +84,7 @@ fn init_logging(json: bool) {
 }
 
 async fn serve(cfg: Config) -> ExitCode {
+    let drain_deadline = std::time::Duration::from_secs(cfg.calls.drain_timeout_s);
     let handle = match sbc_server::start(cfg).await {
         Ok(h) => h,
         Err(e) => {
@@ -96,14 +97,33 @@ async fn serve(cfg: Config) -> ExitCode {
         for (name, t, addr) in handle.listeners() {
             let _ = writeln!(out, "listening {name} {t:?} {addr}");
         }
+        if let Some(a) = handle.admin_addr() {
+            let _ = writeln!(out, "admin {a}");
+        }
         let _ = writeln!(out, "ready");
         let _ = out.flush();
     }
+    let _ = sbc_server::notify::ready();
     tracing::info!("sbcd ready");
     wait_for_stop().await;
-    tracing::info!("sbcd stopping");
-    handle.shutdown();
-    ExitCode::SUCCESS
+    // Drain (architecture principle 14): new calls get 503 + Retry-After, calls in progress
+    // finish up to the deadline, CDRs are flushed, exit 0.
+    let _ = sbc_server::notify::stopping();
+    tracing::info!(calls = handle.active_calls(), "draining");
+    let left = handle.drain(drain_deadline).await;
+    if left > 0 {
+        tracing::warn!(calls = left, "drain deadline reached with calls still up");
+    }
+    match handle.shutdown().await {
+        Ok(()) => {
+            tracing::info!("sbcd stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "flushing CDRs failed");
+            ExitCode::from(1)
+        }
+    }
 }
 
 #[cfg(unix)]

@@ -17,14 +17,19 @@
 //!   awaited inline; the transport reports failures, which go back to the endpoint as
 //!   transport errors (RFC 3261 §17.1.4, §17.2.4).
 
+pub mod admin;
+pub mod cdr;
 mod engine;
 mod events;
 mod local;
+pub mod metrics;
+pub mod notify;
 mod shard;
 mod tls;
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,11 +66,18 @@ impl std::fmt::Display for ServerError {
 impl std::error::Error for ServerError {}
 
 /// What a started server exposes to its owner (the binary, or a test).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ServerHandle {
     transport: TransportHandle,
     listeners: Vec<(String, TransportKind, SocketAddr)>,
+    admin: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
+    draining: watch::Sender<bool>,
+    draining_flag: Arc<AtomicBool>,
+    calls: Arc<Vec<AtomicUsize>>,
+    metrics: Arc<metrics::Metrics>,
+    cdr: Option<cdr::CdrWriter>,
+    events: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -79,8 +91,54 @@ impl ServerHandle {
         &self.transport
     }
 
-    /// Stops the shards and the transport.
-    pub fn shutdown(&self) {
+    /// The admin listener's address, when enabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin
+    }
+
+    /// Metrics (shared with the shards).
+    pub fn metrics(&self) -> &Arc<metrics::Metrics> {
+        &self.metrics
+    }
+
+    /// Calls in progress on all shards.
+    pub fn active_calls(&self) -> usize {
+        self.calls.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Graceful drain (architecture principle 14): new calls get 503 + Retry-After, health
+    /// turns 503, calls in progress finish; returns when none is left or at `deadline`, with
+    /// the number still up.
+    pub async fn drain(&self, deadline: Duration) -> usize {
+        self.draining_flag.store(true, Ordering::Relaxed);
+        let _ = self.draining.send(true);
+        let until = tokio::time::Instant::now() + deadline;
+        loop {
+            let n = self.active_calls();
+            if n == 0 || tokio::time::Instant::now() >= until {
+                return n;
+            }
+            tokio::time::sleep(events::DRAIN_POLL).await;
+        }
+    }
+
+    /// Stops shards and transport, then flushes every CDR to disk.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.transport.shutdown();
+        // The shards exit on the stop signal and drop their event senders; the consumer then
+        // ends, and only then is the CDR writer closed, so no record is in flight.
+        if let Some(ev) = self.events.take() {
+            let _ = ev.await;
+        }
+        match self.cdr.take() {
+            Some(w) => w.close().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Stops without waiting (tests).
+    pub fn abort(&self) {
         let _ = self.shutdown.send(true);
         self.transport.shutdown();
     }
@@ -175,8 +233,43 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
         .or(listeners.first())
         .map(|l| l.2)
         .ok_or_else(|| ServerError::Config("no listener".into()))?;
+    let metrics = Arc::new(metrics::Metrics::new());
+    let cdr = match &cfg.cdr.path {
+        Some(path) => {
+            let c = &cfg.cdr;
+            let ccfg = cdr::CdrConfig {
+                rotate_bytes: Some(c.rotate_bytes),
+                rotate_interval: Some(Duration::from_secs(c.rotate_interval_s)),
+                fsync_interval: Duration::from_millis(c.fsync_interval_ms),
+                counters: metrics.cdr.clone(),
+                ..cdr::CdrConfig::new(path.clone())
+            };
+            let w = cdr::CdrWriter::start(ccfg)
+                .map_err(|e| ServerError::Config(format!("cdr {}: {e}", path.display())))?;
+            Some(w)
+        }
+        None => None,
+    };
+    let epoch = tokio::time::Instant::now();
+    let clock = events::Clock {
+        wall_at_zero: std::time::SystemTime::now(),
+    };
     let (ev_tx, ev_rx) = mpsc::channel(8192);
-    tokio::spawn(events::consume(ev_rx, cfg.clone()));
+    let sinks = events::Sinks {
+        node: cfg.node.name.clone(),
+        cdr: cdr.as_ref().map(cdr::CdrWriter::sink),
+        metrics: metrics.clone(),
+        clock,
+    };
+    let events = tokio::spawn(events::consume(ev_rx, sinks));
+    let (draining, draining_rx) = watch::channel(false);
+    let calls: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+    let control = shard::Control {
+        epoch,
+        draining: draining_rx,
+        calls: calls.clone(),
+        metrics: metrics.clone(),
+    };
     let mut shard_tx = Vec::with_capacity(n);
     for id in 0..n {
         let (tx, rx) = mpsc::channel(4096);
@@ -189,11 +282,34 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
             transport.clone(),
             rx,
             Some(ev_tx.clone()),
+            control.clone(),
         )
         .map_err(ServerError::Config)?;
         tokio::spawn(s.run(shutdown_rx.clone()));
         shard_tx.push(tx);
     }
+    drop(ev_tx);
+    let draining_flag = Arc::new(AtomicBool::new(false));
+    let admin = match cfg.admin.listen {
+        Some(addr) => {
+            let m = metrics.clone();
+            let t = transport.clone();
+            let hooks =
+                admin::AdminHooks::new(
+                    move || m.encode(Some(&t.stats())),
+                    || {
+                        Err("reload is not available yet: restart sbcd to apply a new configuration"
+                        .to_owned())
+                    },
+                    draining_flag.clone(),
+                );
+            let (bound, _task) = admin::AdminServer::start(addr, hooks)
+                .await
+                .map_err(|e| ServerError::Transport(format!("admin {addr}: {e}")))?;
+            Some(bound)
+        }
+        None => None,
+    };
     let hasher = std::collections::hash_map::RandomState::new();
     let mut stop = shutdown_rx.clone();
     tokio::spawn(async move {
@@ -227,6 +343,13 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
     Ok(ServerHandle {
         transport,
         listeners,
+        admin,
         shutdown,
+        draining,
+        draining_flag,
+        calls,
+        metrics,
+        cdr,
+        events: Some(events),
     })
 }

@@ -12,6 +12,19 @@ use tokio::sync::{mpsc, watch};
 
 use crate::local::{self, LocalPolicy};
 
+/// What the server shares with every shard.
+#[derive(Debug, Clone)]
+pub(crate) struct Control {
+    /// The cores' `Instant::ZERO`, common to all shards so engine times convert to UTC alike.
+    pub(crate) epoch: tokio::time::Instant,
+    /// True while draining.
+    pub(crate) draining: watch::Receiver<bool>,
+    /// Calls in progress, per shard.
+    pub(crate) calls: Arc<Vec<std::sync::atomic::AtomicUsize>>,
+    /// Metrics.
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
+}
+
 /// Counters a shard keeps (exported as metrics by the admin listener).
 #[derive(Debug, Default)]
 pub struct ShardStats {
@@ -29,7 +42,10 @@ pub(crate) struct Shard {
     epoch: tokio::time::Instant,
     local: LocalPolicy,
     engine: Engine,
-    events: Option<mpsc::Sender<(tokio::time::Instant, EngineEvent)>>,
+    events: Option<mpsc::Sender<EngineEvent>>,
+    control: Control,
+    active_txns: i64,
+    active_calls: i64,
     stats: Arc<ShardStats>,
 }
 
@@ -57,7 +73,8 @@ impl Shard {
         engine: Engine,
         transport: TransportHandle,
         rx: mpsc::Receiver<TEvent>,
-        events: Option<mpsc::Sender<(tokio::time::Instant, EngineEvent)>>,
+        events: Option<mpsc::Sender<EngineEvent>>,
+        control: Control,
     ) -> Result<Shard, String> {
         let tcfg = sbc_txn::Config {
             t1: Duration::from_millis(cfg.sip.t1_ms),
@@ -73,13 +90,16 @@ impl Shard {
             ep,
             transport,
             rx,
-            epoch: tokio::time::Instant::now(),
+            epoch: control.epoch,
             local: LocalPolicy {
                 requests: sbc_sip::RequestPolicy::default(),
                 product: cfg.node.product.clone().into_bytes(),
             },
             engine,
             events,
+            control,
+            active_txns: 0,
+            active_calls: 0,
             stats: Arc::new(ShardStats::default()),
         })
     }
@@ -90,6 +110,7 @@ impl Shard {
 
     pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
         tracing::debug!(shard = self.id, "shard started");
+        let mut draining = self.control.draining.clone();
         loop {
             let next = match (self.ep.poll_timeout(), self.engine.poll_timeout()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -114,8 +135,14 @@ impl Shard {
                     self.engine.handle_timeout(now, &mut self.ep);
                 }
                 _ = stop.changed() => break,
+                Ok(()) = draining.changed() => {
+                    // Drain: new calls get 503 + Retry-After; calls in progress go on.
+                    let on = *draining.borrow();
+                    self.engine.set_draining(on);
+                }
             }
             self.drain().await;
+            self.publish();
         }
     }
 
@@ -154,6 +181,32 @@ impl Shard {
         }
     }
 
+    /// Shares this shard's table sizes (drain progress, metrics).
+    fn publish(&mut self) {
+        let calls = self.engine.calls();
+        self.control.calls[self.id].store(calls, Ordering::Relaxed);
+        // The node-wide gauge is labelled trunk="all" (per-trunk gauges come with tenants).
+        let calls = calls as i64;
+        if calls != self.active_calls {
+            self.control
+                .metrics
+                .trunk("all")
+                .active
+                .inc_by(calls - self.active_calls);
+            self.active_calls = calls;
+        }
+        let txns = self.ep.len() as i64;
+        self.control
+            .metrics
+            .transactions
+            .inc_by(txns - self.active_txns);
+        self.active_txns = txns;
+        self.control
+            .metrics
+            .shard_queue_depth(self.id as u32)
+            .set(self.rx.len() as i64);
+    }
+
     async fn engine_event(&mut self, ev: EngineEvent) {
         if let EngineEvent::Rejected {
             status, why, from, ..
@@ -163,7 +216,7 @@ impl Shard {
         }
         if let Some(tx) = &self.events {
             // Back-pressure rather than loss: CDRs must not be dropped.
-            let _ = tx.send((tokio::time::Instant::now(), ev)).await;
+            let _ = tx.send(ev).await;
         }
     }
 

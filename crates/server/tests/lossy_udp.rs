@@ -119,5 +119,5 @@ async fn non_invite_survives_lost_requests_and_a_lost_response() {
         last.top_via().expect("via").rport(),
         Some(Some(local.port()))
     );
-    server.shutdown();
+    server.abort();
 }
