@@ -14,6 +14,7 @@
 //! | `responses_total` | counter | `code` |
 //! | `transactions` | gauge | |
 //! | `retransmissions_total` | counter | |
+//! | `engine_panics_total` | counter | |
 //! | `parse_errors_total` | counter | `kind` |
 //! | `admission_rejections_total` | counter | `reason` |
 //! | `shard_queue_depth` | gauge | `shard` |
@@ -94,6 +95,8 @@ pub struct Metrics {
     pub transactions: Gauge,
     /// Retransmissions sent (requests and responses).
     pub retransmissions: Counter,
+    /// Panics caught in a shard's call processing (each costs the input that caused it).
+    pub panics: Counter,
     /// Emergency call attempts.
     pub emergency_attempts: Counter,
     /// Emergency calls answered.
@@ -132,6 +135,7 @@ impl Metrics {
             shard_queue_depth: Family::default(),
             transactions: Gauge::default(),
             retransmissions: Counter::default(),
+            panics: Counter::default(),
             emergency_attempts: Counter::default(),
             emergency_answers: Counter::default(),
             emergency_failures: Counter::default(),
@@ -166,6 +170,11 @@ impl Metrics {
             "transactions",
             "SIP transactions alive",
             m.transactions.clone(),
+        );
+        r.register(
+            "engine_panics",
+            "Panics caught in call processing; the shard keeps running",
+            m.panics.clone(),
         );
         r.register(
             "retransmissions",

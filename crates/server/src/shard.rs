@@ -130,9 +130,11 @@ impl Shard {
                 },
                 () = sleep => {
                     let now = self.now();
-                    self.ep.handle_timeout(now);
-                    self.engine.drain_endpoint_events(now, &mut self.ep);
-                    self.engine.handle_timeout(now, &mut self.ep);
+                    self.guarded(|engine, ep, _| {
+                        ep.handle_timeout(now);
+                        engine.drain_endpoint_events(now, ep);
+                        engine.handle_timeout(now, ep);
+                    });
                 }
                 _ = stop.changed() => break,
                 Ok(()) = draining.changed() => {
@@ -152,26 +154,40 @@ impl Shard {
         match ev {
             TEvent::Message(m) => {
                 let from = Peer::new(to_txn(m.peer.transport), m.peer.remote);
-                match self.ep.handle_message(now, m.msg, from) {
-                    Dispatch::Incoming(inc) => {
-                        if let Some(inc) = local::handle(&mut self.ep, inc, &self.local) {
-                            self.engine
-                                .handle_dispatch(now, &mut self.ep, Dispatch::Incoming(inc));
+                self.guarded(
+                    |engine, ep, local| match ep.handle_message(now, m.msg, from) {
+                        Dispatch::Incoming(inc) => {
+                            if let Some(inc) = local::handle(ep, inc, local) {
+                                engine.handle_dispatch(now, ep, Dispatch::Incoming(inc));
+                            }
                         }
-                    }
-                    d => self.engine.handle_dispatch(now, &mut self.ep, d),
-                }
+                        d => engine.handle_dispatch(now, ep, d),
+                    },
+                );
             }
             TEvent::Error(e) => {
+                self.control.metrics.parse_error(e.error.kind.as_str());
                 tracing::debug!(peer = %e.peer.remote, error = %e.error, "unparseable message");
             }
+        }
+    }
+
+    /// Runs core processing, containing a panic (architecture principle 10: input never
+    /// panics, and if a bug does, it costs that input, not the shard): the panic is logged and
+    /// counted and the shard goes on with its other calls.
+    fn guarded(&mut self, f: impl FnOnce(&mut Engine, &mut Endpoint, &LocalPolicy)) {
+        let (engine, ep, local) = (&mut self.engine, &mut self.ep, &self.local);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(engine, ep, local)));
+        if r.is_err() {
+            self.control.metrics.panics.inc();
+            tracing::error!(shard = self.id, "panic in call processing contained");
         }
     }
 
     async fn drain(&mut self) {
         loop {
             let now = self.now();
-            self.engine.drain_endpoint_events(now, &mut self.ep);
+            self.guarded(|engine, ep, _| engine.drain_endpoint_events(now, ep));
             while let Some(ev) = self.engine.poll_event() {
                 self.engine_event(ev).await;
             }
