@@ -439,6 +439,11 @@ fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
         s.set_only_v6(true)?;
     }
     s.set_nonblocking(true)?;
+    // Signalling bursts (a gateway's retransmissions, a flood of OPTIONS) must queue in the
+    // kernel rather than be lost: ask for 4 MiB (Linux caps it at net.core.rmem_max; the
+    // default 208 KiB lost two thirds of a 1,000-datagram burst in the transport bench).
+    let _ = s.set_recv_buffer_size(4 * 1024 * 1024);
+    let _ = s.set_send_buffer_size(1024 * 1024);
     s.bind(&addr.into())?;
     UdpSocket::from_std(s.into())
 }
