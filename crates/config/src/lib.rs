@@ -57,6 +57,41 @@ pub struct Config {
     /// Call detail records.
     #[serde(default)]
     pub cdr: Cdr,
+    /// DNS resolution.
+    #[serde(default)]
+    pub dns: Dns,
+}
+
+/// DNS resolution of gateway names (RFC 3263).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dns {
+    /// Name servers (`ip:port`); empty = the system's /etc/resolv.conf.
+    pub nameservers: Vec<SocketAddr>,
+    /// Static host entries that override DNS (labs, tests, pinned peers).
+    pub hosts: Vec<StaticHost>,
+    /// Re-resolve names at least this often, seconds (TI-3 asks for 15 minutes at most).
+    pub refresh_s: u64,
+}
+
+impl Default for Dns {
+    fn default() -> Self {
+        Dns {
+            nameservers: Vec::new(),
+            hosts: Vec::new(),
+            refresh_s: 300,
+        }
+    }
+}
+
+/// One static host entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticHost {
+    /// The host name.
+    pub name: String,
+    /// Its addresses, in preference order.
+    pub addresses: Vec<std::net::IpAddr>,
 }
 
 /// A gateway (a PSTN-side trunk).
@@ -65,8 +100,10 @@ pub struct Config {
 pub struct Gateway {
     /// Name (unique; used in routes, CDRs and metrics).
     pub name: Spanned<String>,
-    /// Address and port.
-    pub address: SocketAddr,
+    /// `ip:port`, `[ipv6]:port`, or a host name with an optional port: names are resolved
+    /// by RFC 3263 (NAPTR/SRV/A/AAAA; A/AAAA only when a port is given) and re-resolved while
+    /// running (TI-3).
+    pub address: String,
     /// Transport.
     #[serde(default = "default_gw_transport")]
     pub transport: TransportKind,
@@ -346,6 +383,27 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// `ip:port`, `[v6]:port`, or `host[:port]` with a plausible host name.
+fn valid_host_port(s: &str) -> bool {
+    if s.parse::<SocketAddr>().is_ok() {
+        return true;
+    }
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (s, None),
+    };
+    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+        return false;
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
 /// 1-based (line, column) of a byte offset.
 fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let before = &src.as_bytes()[..offset.min(src.len())];
@@ -516,6 +574,16 @@ impl Config {
                     format!("duplicate gateway '{}'", g.name.get_ref()),
                 ));
             }
+            if !valid_host_port(&g.address) {
+                return Err(at(
+                    g.name.span(),
+                    format!(
+                        "gateway '{}': address '{}' is not ip:port or host[:port]",
+                        g.name.get_ref(),
+                        g.address
+                    ),
+                ));
+            }
             if g.transport == TransportKind::Tls {
                 return Err(at(
                     g.name.span(),
@@ -551,6 +619,20 @@ impl Config {
                         ),
                     ));
                 }
+            }
+        }
+        if self.dns.refresh_s == 0 || self.dns.refresh_s > 900 {
+            return Err(plain(
+                "dns.refresh_s must be within 1..=900 (TI-3: re-resolve at least every 15 minutes)"
+                    .into(),
+            ));
+        }
+        for h in &self.dns.hosts {
+            if h.addresses.is_empty() || !valid_host_port(&h.name) || h.name.contains(':') {
+                return Err(plain(format!(
+                    "dns.hosts: entry '{}' needs a host name and at least one address",
+                    h.name
+                )));
             }
         }
         let c = &self.calls;

@@ -1,6 +1,7 @@
 //! SIGTERM drain against a real sbcd with SIPp on both sides: calls in progress finish, new
 //! calls get 503 + Retry-After, every call has exactly one CDR flushed to disk, and sbcd exits
-//! 0 (resilience.md #8, architecture principle 14).
+//! 0 (resilience.md #8, architecture principle 14). The gateway is configured by name with a
+//! static DNS entry, so RFC 3263 resolution (A/AAAA for an explicit port) is on the path.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -63,7 +64,8 @@ fn sigterm_drains_calls_and_flushes_cdrs() {
         &cfg,
         format!(
             "version = 1\n[[listener]]\nname = \"udp\"\nzone = \"lab\"\ntransport = \"udp\"\nbind = \"127.0.0.1:{sbc}\"\n\
-             [[gateway]]\nname = \"gw\"\naddress = \"127.0.0.1:{gw}\"\n\
+             [[gateway]]\nname = \"gw\"\naddress = \"gw.lab.test:{gw}\"\n\
+             [dns]\nhosts = [{{ name = \"gw.lab.test\", addresses = [\"127.0.0.1\"] }}]\n\
              [[route]]\nname = \"lab\"\nfrom = [\"127.0.0.0/8\"]\ngateways = [\"gw\"]\n\
              [calls]\ndrain_timeout_s = 30\n[cdr]\npath = \"{}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
             cdr.display()

@@ -20,8 +20,12 @@ fn peer(t: TransportKind, addr: SocketAddr) -> Peer {
     Peer::new(t, addr)
 }
 
-/// The router compiled from `[[route]]` and `[[gateway]]`.
-pub fn router(cfg: &Config) -> StaticRouter {
+/// Each gateway's resolved peers, in failover order (RFC 3263), by gateway name.
+pub type Resolved = std::collections::HashMap<String, Vec<Peer>>;
+
+/// The router compiled from `[[route]]` and `[[gateway]]`, with every gateway expanded to
+/// its resolved addresses (each tried in turn by serial failover, same trunk name).
+pub fn router(cfg: &Config, resolved: &Resolved) -> StaticRouter {
     let routes = cfg
         .routes
         .iter()
@@ -36,9 +40,16 @@ pub fn router(cfg: &Config) -> StaticRouter {
                 .gateways
                 .iter()
                 .filter_map(|g| cfg.gateway(g.get_ref()))
-                .map(|g| Gateway {
-                    peer: peer(g.transport, g.address),
-                    trunk: g.name.get_ref().clone(),
+                .flat_map(|g| {
+                    let name = g.name.get_ref().clone();
+                    resolved
+                        .get(&name)
+                        .into_iter()
+                        .flatten()
+                        .map(move |p| Gateway {
+                            peer: *p,
+                            trunk: name.clone(),
+                        })
                 })
                 .collect(),
         })
@@ -91,12 +102,12 @@ pub fn engine_config(cfg: &Config, signalling: SocketAddr, shards: usize) -> Eng
 /// One engine per shard, sharing the router.
 pub fn build(
     cfg: &Config,
+    router: Arc<StaticRouter>,
     signalling: SocketAddr,
     shard: usize,
     shards: usize,
     seed: u64,
 ) -> Result<Engine, String> {
-    let router = Arc::new(router(cfg));
     Engine::with_seed(
         engine_config(cfg, signalling, shards),
         shard as u16,
@@ -104,4 +115,45 @@ pub fn build(
         seed,
     )
     .map_err(|e| e.to_string())
+}
+
+/// The SIP URI the resolver is given for a gateway.
+pub fn uri_of(g: &sbc_config::Gateway) -> String {
+    let t = match g.transport {
+        TransportKind::Udp => "udp",
+        TransportKind::Tcp => "tcp",
+        TransportKind::Tls => "tls",
+    };
+    format!("sip:{};transport={t}", g.address)
+}
+
+/// Resolves every gateway (RFC 3263 through the shell's resolver; static entries first). A
+/// gateway that does not resolve is left out, logged, and retried at the next refresh.
+pub async fn resolve_all(cfg: &Config, dns: &sbc_transport::resolve::DnsResolver) -> Resolved {
+    let mut out = Resolved::new();
+    for g in &cfg.gateways {
+        let name = g.name.get_ref().clone();
+        if let Ok(addr) = g.address.parse::<SocketAddr>() {
+            out.insert(name, vec![peer(g.transport, addr)]);
+            continue;
+        }
+        match dns.resolve_uri(uri_of(g).as_bytes()).await {
+            Ok(targets) => {
+                let peers = targets
+                    .iter()
+                    .map(|t| {
+                        let k = match t.transport {
+                            sbc_dns::Transport::Tcp => TransportKind::Tcp,
+                            sbc_dns::Transport::Tls => TransportKind::Tls,
+                            sbc_dns::Transport::Udp => TransportKind::Udp,
+                        };
+                        peer(k, t.addr)
+                    })
+                    .collect();
+                out.insert(name, peers);
+            }
+            Err(e) => tracing::warn!(gateway = %name, error = %e, "gateway does not resolve"),
+        }
+    }
+    out
 }

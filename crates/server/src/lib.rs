@@ -208,6 +208,68 @@ fn shard_count() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The shell's DNS resolver: configured name servers (or the system's), static hosts first.
+fn resolver(cfg: &Config) -> Result<sbc_transport::resolve::DnsResolver, ServerError> {
+    use sbc_transport::resolve::{DnsConfig, DnsResolver};
+    let mut statics = sbc_dns::statics::StaticEntries::new();
+    for h in &cfg.dns.hosts {
+        let name = sbc_dns::Name::parse(&h.name)
+            .map_err(|e| ServerError::Config(format!("dns.hosts {}: {e:?}", h.name)))?;
+        statics.add_host(name, h.addresses.iter().copied());
+    }
+    let dcfg = DnsConfig {
+        statics,
+        nameservers: cfg.dns.nameservers.clone(),
+        ..DnsConfig::default()
+    };
+    // Without name servers configured the system's resolv.conf is used; a machine without
+    // one still runs with static entries and IP gateways only.
+    match DnsResolver::new(dcfg.clone()) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            tracing::warn!(error = %e, "no DNS resolver; static entries and IP addresses only");
+            Ok(DnsResolver::offline(dcfg))
+        }
+    }
+}
+
+/// Re-resolves gateway names every `dns.refresh_s` (TI-3: at least every 15 minutes) and
+/// hands the shards a new router when an address changed; calls in progress keep the targets
+/// they started with.
+fn spawn_dns_refresh(
+    cfg: Arc<Config>,
+    dns: sbc_transport::resolve::DnsResolver,
+    mut current: engine::Resolved,
+    router: watch::Sender<Arc<sbc_b2bua::StaticRouter>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    if cfg
+        .gateways
+        .iter()
+        .all(|g| g.address.parse::<SocketAddr>().is_ok())
+    {
+        return;
+    }
+    tokio::spawn(async move {
+        let every = Duration::from_secs(cfg.dns.refresh_s);
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                _ = stop.changed() => return,
+            }
+            let fresh = engine::resolve_all(&cfg, &dns).await;
+            // Keep the last good answer for a gateway that failed this round.
+            let mut next = current.clone();
+            next.extend(fresh);
+            if next != current {
+                tracing::info!("gateway addresses changed; new router");
+                let _ = router.send(Arc::new(engine::router(&cfg, &next)));
+                current = next;
+            }
+        }
+    });
+}
+
 /// Starts listeners and shards on the current tokio runtime.
 pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
     let tcfg = transport_config(&cfg)?;
@@ -263,18 +325,24 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
     };
     let events = tokio::spawn(events::consume(ev_rx, sinks));
     let (draining, draining_rx) = watch::channel(false);
+    let dns = resolver(&cfg)?;
+    let resolved = engine::resolve_all(&cfg, &dns).await;
+    let router = Arc::new(engine::router(&cfg, &resolved));
+    let (router_tx, router_rx) = watch::channel(router.clone());
+    spawn_dns_refresh(cfg.clone(), dns, resolved, router_tx, shutdown_rx.clone());
     let calls: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
     let control = shard::Control {
         epoch,
         draining: draining_rx,
         calls: calls.clone(),
         metrics: metrics.clone(),
+        router: router_rx,
     };
     let mut shard_tx = Vec::with_capacity(n);
     for id in 0..n {
         let (tx, rx) = mpsc::channel(4096);
-        let engine =
-            engine::build(&cfg, signalling, id, n, shard::seed(id)).map_err(ServerError::Config)?;
+        let engine = engine::build(&cfg, router.clone(), signalling, id, n, shard::seed(id))
+            .map_err(ServerError::Config)?;
         let s = shard::Shard::new(
             id,
             cfg.clone(),

@@ -23,6 +23,8 @@ pub(crate) struct Control {
     pub(crate) calls: Arc<Vec<std::sync::atomic::AtomicUsize>>,
     /// Metrics.
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// The current router (replaced when gateway names re-resolve to new addresses).
+    pub(crate) router: watch::Receiver<Arc<sbc_b2bua::StaticRouter>>,
 }
 
 /// Counters a shard keeps (exported as metrics by the admin listener).
@@ -111,6 +113,7 @@ impl Shard {
     pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
         tracing::debug!(shard = self.id, "shard started");
         let mut draining = self.control.draining.clone();
+        let mut router = self.control.router.clone();
         loop {
             let next = match (self.ep.poll_timeout(), self.engine.poll_timeout()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -137,6 +140,10 @@ impl Shard {
                     });
                 }
                 _ = stop.changed() => break,
+                Ok(()) = router.changed() => {
+                    let r: Arc<dyn sbc_b2bua::Router> = router.borrow_and_update().clone();
+                    self.engine.set_router(r);
+                }
                 Ok(()) = draining.changed() => {
                     // Drain: new calls get 503 + Retry-After; calls in progress go on.
                     let on = *draining.borrow();
