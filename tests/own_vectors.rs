@@ -459,10 +459,19 @@ proptest! {
 
 #[test]
 fn empty_via_elements_are_critical_errors() {
-    for v in ["SIP/2.0/UDP h1;branch=z9hG4bK1,,SIP/2.0/UDP h2;branch=z9hG4bK2", "SIP/2.0/UDP h1;branch=z9hG4bK1,"] {
+    for v in [
+        "SIP/2.0/UDP h1;branch=z9hG4bK1,,SIP/2.0/UDP h2;branch=z9hG4bK2",
+        "SIP/2.0/UDP h1;branch=z9hG4bK1,",
+    ] {
         let raw = format!("OPTIONS sip:a@b SIP/2.0\r\nVia: {v}\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
         let e = Message::parse(raw.into_bytes()).unwrap_err();
-        assert!(matches!(e.kind, ParseErrorKind::BadCriticalHeader(HeaderName::Via, _)), "{v}: {e}");
+        assert!(
+            matches!(
+                e.kind,
+                ParseErrorKind::BadCriticalHeader(HeaderName::Via, _)
+            ),
+            "{v}: {e}"
+        );
     }
 }
 
@@ -496,7 +505,9 @@ fn responses_stamp_received_and_rport() {
     let bye = own("ack.sip");
     let same: std::net::SocketAddr = "198.51.100.10:5060".parse().unwrap();
     let req = Message::parse(
-        String::from_utf8_lossy(bye.as_bytes()).replace(";rport", "").into_bytes(),
+        String::from_utf8_lossy(bye.as_bytes())
+            .replace(";rport", "")
+            .into_bytes(),
     )
     .unwrap();
     build::response_from(&req, Some(same), 200, None, None, &mut out).finish(None, b"");

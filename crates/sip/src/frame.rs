@@ -208,7 +208,13 @@ mod tests {
         // detection.
         let mut f = StreamFramer::default();
         assert_eq!(f.poll(b"\r"), Frame::NeedMore);
-        assert_eq!(f.poll(b"\r\nI"), Frame::KeepAlive { len: 2, ping: false });
+        assert_eq!(
+            f.poll(b"\r\nI"),
+            Frame::KeepAlive {
+                len: 2,
+                ping: false
+            }
+        );
         let mut f = StreamFramer::default();
         assert_eq!(f.poll(b"\r"), Frame::NeedMore);
         assert_eq!(f.poll(b"\r\n\r\n"), Frame::KeepAlive { len: 4, ping: true });
