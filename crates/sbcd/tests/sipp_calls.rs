@@ -135,7 +135,6 @@ fn direct_basic_call() {
 }
 
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_basic_call() {
     let (uac, uas) = via_pair(
         "via-basic",
@@ -167,7 +166,6 @@ fn direct_callee_hangs_up() {
 }
 
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_callee_hangs_up() {
     let (uac, uas) = via_pair(
         "via-callee-bye",
@@ -193,7 +191,6 @@ fn direct_cancel_while_ringing() {
 }
 
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_cancel_while_ringing() {
     let (uac, uas) = via_pair(
         "via-cancel",
@@ -220,7 +217,6 @@ fn direct_busy() {
 }
 
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_busy() {
     let (uac, uas) = via_pair(
         "via-busy",
@@ -259,7 +255,6 @@ fn direct_no_answer() {
 /// sbcd's no-answer timer (2 s) fires long before the caller's (8 s): the gateway gets a
 /// CANCEL from sbcd, the caller a 480 and no reason to CANCEL.
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_no_answer() {
     let (uac, uas) = via_pair(
         "via-no-answer",
@@ -287,7 +282,6 @@ fn direct_early_media() {
 }
 
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_early_media() {
     let (uac, uas) = via_pair(
         "via-early-media",
@@ -312,7 +306,6 @@ fn direct_forked_180s() {
 }
 
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_forked_180s() {
     let (uac, uas) = via_pair(
         "via-fork",
@@ -337,7 +330,6 @@ fn direct_hold_resume() {
 }
 
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_hold_resume() {
     let (uac, uas) = via_pair(
         "via-hold",
@@ -374,7 +366,6 @@ fn direct_glare() {
 }
 
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_glare() {
     let (uac, uas) = via_pair(
         "via-glare",
@@ -420,7 +411,6 @@ fn direct_session_refresh() {
 
 /// 90 s sessions refreshed every 40 s live 120 s: sbcd must not end them at 60 s.
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_session_refresh() {
     let (uac, uas) = via_pair(
         "via-st-refresh",
@@ -465,7 +455,6 @@ fn direct_session_expiry() {
 /// Nobody refreshes a 90 s session: sbcd BYEs both sides 60 s after the answer
 /// (90 - min(32, 90/3), RFC 4028 §10).
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_session_expiry() {
     let (uac, uas) = via_pair(
         "via-st-expiry",
@@ -515,7 +504,6 @@ fn direct_prack() {
 }
 
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_prack() {
     let (uac, uas) = via_pair(
         "via-prack",
@@ -549,7 +537,6 @@ fn direct_failover_gateway_down() {
 }
 
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_failover_gateway_down() {
     let dir = TempDir::new("via-gw-down");
     let [dead] = free_ports::<1>();
@@ -599,7 +586,6 @@ fn direct_failover_503() {
 /// caller never sees the 503, and after its first 503 a shard keeps away from gw1: each
 /// shard (one per core) learns it on its own, so gw1 sees at most one INVITE per shard.
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_failover_503() {
     // Enough calls that ignoring Retry-After would show whatever the shard count.
     let shards = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -660,7 +646,6 @@ fn direct_overload() {
 /// 40 calls of 3 s at 20 per second against a limit of 5 concurrent calls: the excess is
 /// refused with 503 (+ Retry-After), the gateway never sees more than 5 at once.
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_overload() {
     const LIMIT: u32 = 5;
     let dir = TempDir::new("via-overload");
@@ -717,7 +702,6 @@ fn direct_steady_500_calls() {
 }
 
 #[test]
-#[ignore = "enabled once the call engine is wired into sbcd"]
 fn via_sbcd_steady_500_calls() {
     let (uac, uas) = via_pair(
         "via-steady",
