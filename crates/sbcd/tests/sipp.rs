@@ -8,102 +8,18 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
 
-fn scenario(name: &str) -> PathBuf {
-    repo().join("tests/sipp").join(name)
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("sbcd-sipp-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("temp dir");
-        TempDir(p)
-    }
-    fn file(&self, name: &str, content: &[u8]) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, content).expect("write temp file");
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running sbcd, killed on drop.
-struct Sbcd {
-    child: Child,
-    listeners: Vec<(String, String, SocketAddr)>,
-}
-
-impl Sbcd {
-    fn start(config: &Path) -> Sbcd {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sbcd"))
-            .args(["run", "--config"])
-            .arg(config)
-            .env("SBCD_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start sbcd");
-        let out = child.stdout.take().expect("stdout");
-        let mut listeners = Vec::new();
-        for line in BufReader::new(out).lines() {
-            let line = line.expect("sbcd stdout");
-            if line == "ready" {
-                break;
-            }
-            let parts: Vec<&str> = line.split_whitespace().collect();
-            if let ["listening", name, t, addr] = parts[..] {
-                listeners.push((name.to_owned(), t.to_owned(), addr.parse().expect("addr")));
-            }
-        }
-        assert!(!listeners.is_empty(), "sbcd exited before it was ready");
-        Sbcd { child, listeners }
-    }
-
-    fn addr(&self, name: &str) -> SocketAddr {
-        self.listeners
-            .iter()
-            .find(|l| l.0 == name)
-            .map(|l| l.2)
-            .expect("listener")
-    }
-}
-
-impl Drop for Sbcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{last_stats, require, scenario, Sbcd, TempDir};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
-}
-
-fn require(bin: &str) {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {bin}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "{bin} is not installed: run scripts/test-all.sh (it apt-get installs sip-tester and stunnel4)");
 }
 
 struct SippRun {
@@ -158,27 +74,6 @@ fn sipp(
         successful,
         failed,
     }
-}
-
-/// The cumulative SuccessfulCall/FailedCall counters of the last line of SIPp's stat CSV.
-fn last_stats(csv: &str) -> (u64, u64) {
-    let mut lines = csv.lines().filter(|l| !l.trim().is_empty());
-    let Some(header) = lines.next() else {
-        return (0, 0);
-    };
-    let Some(last) = lines.next_back() else {
-        return (0, 0);
-    };
-    let cols: Vec<&str> = header.split(';').collect();
-    let vals: Vec<&str> = last.split(';').collect();
-    let get = |name: &str| {
-        cols.iter()
-            .position(|c| *c == name)
-            .and_then(|i| vals.get(i))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0)
-    };
-    (get("SuccessfulCall(C)"), get("FailedCall(C)"))
 }
 
 fn config(extra_listeners: &str, tls: &str) -> String {
