@@ -1,0 +1,778 @@
+#!/usr/bin/env bash
+# Calls-per-second benchmark: SIPp UAC -> middle box -> SIPp UAS, all on 127.0.0.1 UDP.
+#
+#   bash benches/cps/run.sh [--quick] [--only direct|kamailio|sbcd]
+#
+# Legs (run in this order, each with a fresh middle box):
+#   direct    SIPp UAC -> SIPp UAS                        (the ceiling: no middle box)
+#   kamailio  SIPp UAC -> Kamailio 5.6 :5070 -> SIPp UAS  (benches/cps/kamailio.cfg, -x tlsf)
+#   sbcd      SIPp UAC -> sbcd :5060 -> SIPp UAS          (release build, embedded default config)
+#
+# Per leg: step the call rate (10 s per step, -m rate*10) until a step has failed calls or
+# retransmissions (SIPp stat CSV FailedCall(C) / Retransmissions(C), UAC and UAS) or does not
+# reach its rate; CPU per call of the middle box from /proc/<pid>/stat utime+stime deltas;
+# latency (INVITE->100, INVITE->180) at half the best clean rate; for sbcd also VmRSS at idle
+# and with N established calls held.  Prints a Markdown table (also in $OUT/report.md).
+#
+# Every SIPp run is bounded by -m, by SIPp's -timeout and by coreutils timeout; the middle
+# boxes run under timeout too and are stopped (by PID) at the end of their leg or on exit.
+#
+# Environment (all optional):
+#   CPS_OUT          output directory             (default: <repo>/target/cps/<date-time>)
+#   CPS_STEPS        rates to step through        (default: "500 1000 2000 3000 4000 6000 8000
+#                                                  10000 12000 16000 20000"; quick: "500 1000 2000 4000")
+#   CPS_STEP_SECS    seconds per step             (default 10; quick 3)
+#   CPS_HOLD_MS      call hold between ACK and BYE in the rate steps (default 1000)
+#   CPS_MIN_RATE     fraction of the target rate a step must reach to count as clean (0.95)
+#   CPS_MEM_CALLS    established calls for the sbcd memory figure (default 20000; quick 2000)
+#   CPS_MEM_RATE     call rate used to build them up (default: min(2000, best clean), >= 200)
+#   CPS_MEM_SETTLE   seconds between the two RSS samples with the calls up (default 40: the
+#                    INVITE transactions live 32 s after the 2xx, RFC 6026 Timers L/M)
+#   SBCD_LOG         sbcd's log filter during the run (default "warn")
+#   KAMAILIO_CHILDREN  override children= of kamailio.cfg (default: the cfg's value, 4)
+#   KAMAILIO_SHM_MB  Kamailio's shared memory, -m (default 1024: with -m 256 tm runs out of
+#                    shared memory near 3000 calls/s, each transaction living 5 s after its
+#                    final response, and the leg would measure the pool, not the proxy)
+set -Eeuo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+
+QUICK=0
+ONLY=""
+usage() {
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'
+}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --only)
+            shift
+            case "${1:-}" in
+                direct | kamailio | sbcd) ONLY="$1" ;;
+                *) echo "run.sh: --only takes direct, kamailio or sbcd" >&2; exit 64 ;;
+            esac
+            ;;
+        --only=*)
+            ONLY="${1#--only=}"
+            case "$ONLY" in direct | kamailio | sbcd) ;; *) echo "run.sh: bad --only" >&2; exit 64 ;; esac
+            ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 64 ;;
+    esac
+    shift
+done
+
+if [ "$QUICK" = 1 ]; then
+    STEPS=${CPS_STEPS:-"500 1000 2000 4000"}
+    STEP_SECS=${CPS_STEP_SECS:-3}
+    MEM_CALLS=${CPS_MEM_CALLS:-2000}
+else
+    STEPS=${CPS_STEPS:-"500 1000 2000 3000 4000 6000 8000 10000 12000 16000 20000"}
+    STEP_SECS=${CPS_STEP_SECS:-10}
+    MEM_CALLS=${CPS_MEM_CALLS:-20000}
+fi
+MEM_SETTLE=${CPS_MEM_SETTLE:-40}
+HOLD_MS=${CPS_HOLD_MS:-1000}
+MIN_RATE=${CPS_MIN_RATE:-0.95}
+export SBCD_LOG=${SBCD_LOG:-warn}
+LEGS="direct kamailio sbcd"
+[ -n "$ONLY" ] && LEGS="$ONLY"
+
+HOST=127.0.0.1
+UAC_PORT=5090
+UAS_PORT=5080
+SBCD_PORT=5060
+KAM_PORT=5070
+KAM_SHM_MB=${KAMAILIO_SHM_MB:-1024}
+SBCD_ADMIN_PORT=9090
+# Upper bound for a middle box's life (it is stopped at the end of its leg anyway).
+BOX_TIMEOUT=7200
+
+OUT=${CPS_OUT:-"$ROOT/target/cps/$(date +%Y%m%d-%H%M%S)"}
+mkdir -p "$OUT"
+LOG="$OUT/run.log"
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$LOG" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- tools
+need_pkg() { # command package
+    command -v "$1" >/dev/null 2>&1 && return 0
+    [ "$(id -u)" = 0 ] || die "$1 missing: apt-get install $2"
+    log "installing $2 (apt-get)"
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null || die "apt-get install $2 failed"
+}
+need_pkg python3 python3
+need_pkg sipp sip-tester
+need_pkg ss iproute2
+case " $LEGS " in *" kamailio "*) need_pkg kamailio kamailio ;; esac
+
+TOOL="$OUT/cps_tool.py"
+cat >"$TOOL" <<'PY'
+"""Helpers for benches/cps/run.sh (generated by it): /proc CPU/RSS, SIPp CSV parsing, report."""
+import glob, math, os, sys
+
+
+def descendants(root):
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue
+        ppid = int(s[s.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def cputicks(root):
+    """utime+stime (clock ticks) of root and every descendant process (all threads)."""
+    total = 0
+    for p in descendants(root):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue
+        fields = s[s.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
+    return total
+
+
+def last_row(path):
+    with open(path, errors="replace") as f:
+        lines = [l.rstrip("\n") for l in f if l.strip()]
+    if len(lines) < 2:
+        return {}
+    head = lines[0].split(";")
+    row = lines[-1].split(";")
+    return dict(zip(head, row))
+
+
+def stat(path):
+    """key=value lines from the last row of a SIPp -trace_stat CSV."""
+    keys = {"created": "OutgoingCall(C)", "incoming": "IncomingCall(C)",
+            "ok": "SuccessfulCall(C)", "failed": "FailedCall(C)",
+            "retrans": "Retransmissions(C)", "current": "CurrentCall",
+            "unexpected": "FailedUnexpectedMessage(C)", "maxretrans": "FailedMaxUDPRetrans(C)",
+            "recvtimeout": "FailedTimeoutOnRecv(C)"}
+    try:
+        r = last_row(path)
+    except OSError:
+        r = {}
+    for k, col in keys.items():
+        v = r.get(col, "0") or "0"
+        print(f"{k}={int(float(v))}")
+
+
+def established(path):
+    """Calls sitting in the hold pause (highest-numbered N_Pause_Sessions of -trace_counts)."""
+    try:
+        r = last_row(path)
+    except OSError:
+        print(0)
+        return
+    cols = [(int(k.split("_")[0]), k) for k in r if k.endswith("_Pause_Sessions")]
+    print(int(r[max(cols)[1]]) if cols else 0)
+
+
+def created_rate(path, calls):
+    """Calls/s at which the UAC created its calls: time at which the INVITE_Sent count of
+    -trace_counts (rows every -fd second, elapsed time in microseconds) reached `calls`,
+    interpolated between rows; the first call is sent at elapsed time ~0."""
+    calls = int(calls)
+    prev = (0.0, 0)
+    try:
+        with open(path) as f:
+            head = f.readline().rstrip("\n").split(";")
+            col = next(i for i, h in enumerate(head) if h.endswith("_INVITE_Sent"))
+            tcol = head.index("ElapsedTime")
+            for line in f:
+                r = line.rstrip("\n").split(";")
+                if len(r) <= col:
+                    continue
+                h, m, sec, us = (int(x) for x in r[tcol].split(":"))
+                t, c = h * 3600 + m * 60 + sec + us / 1e6, int(r[col])
+                if c >= calls:
+                    if c == prev[1]:
+                        tc = t
+                    else:
+                        tc = prev[0] + (calls - prev[1]) / (c - prev[1]) * (t - prev[0])
+                    print(f"{(calls - 1) / max(tc, 1e-3):.1f}")
+                    return
+                prev = (t, c)
+    except (OSError, StopIteration, ValueError):
+        pass
+    print(0)
+
+
+def pct(vals, p):
+    if not vals:
+        return None
+    v = sorted(vals)
+    return v[max(0, math.ceil(p / 100 * len(v)) - 1)]
+
+
+def latency(stepdir):
+    """p50/p99 INVITE->100 and INVITE->180 from -trace_shortmsg (microsecond timestamps)
+    and from SIPp's own RTDs (-trace_rtt, whole milliseconds)."""
+    first = {}
+    for path in sorted(glob.glob(os.path.join(stepdir, "uac_short*.log*"))):
+        with open(path, errors="replace") as f:
+            for line in f:
+                p = line.rstrip("\n").split("\t")
+                if len(p) < 7 or not p[5].endswith("INVITE"):
+                    continue
+                try:
+                    t = float(p[2])
+                except ValueError:
+                    continue
+                cid, d, fl = p[4], p[3], p[6]
+                if d == "S" and fl.startswith("INVITE "):
+                    kind = "inv"
+                elif d == "R" and fl.startswith("SIP/2.0 100"):
+                    kind = "100"
+                elif d == "R" and fl.startswith("SIP/2.0 180"):
+                    kind = "180"
+                else:
+                    continue
+                first.setdefault(cid, {}).setdefault(kind, t)
+    out = {}
+    for kind in ("100", "180"):
+        us = [(c[kind] - c["inv"]) * 1e6 for c in first.values() if "inv" in c and kind in c]
+        out[f"n{kind}"] = len(us)
+        for p in (50, 99):
+            v = pct(us, p)
+            out[f"p{p}_{kind}_ms"] = "" if v is None else f"{v / 1000:.3f}"
+    rtd = {"1": [], "2": []}
+    for path in glob.glob(os.path.join(stepdir, "uac_*_rtt.csv")):
+        with open(path) as f:
+            for line in f:
+                p = line.strip().split(";")
+                if len(p) == 3 and p[2] in rtd:
+                    try:
+                        rtd[p[2]].append(float(p[1]))
+                    except ValueError:
+                        pass
+    for no, kind in (("1", "100"), ("2", "180")):
+        for p in (50, 99):
+            v = pct(rtd[no], p)
+            out[f"rtd_p{p}_{kind}_ms"] = "" if v is None else f"{v:g}"
+        out[f"rtd_n{kind}"] = len(rtd[no])
+    out["calls_with_invite"] = sum(1 for c in first.values() if "inv" in c)
+    for k, v in out.items():
+        print(f"{k}={v}")
+
+
+def read_env(path):
+    d = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                if "=" in line:
+                    k, v = line.rstrip("\n").split("=", 1)
+                    d[k] = v
+    except OSError:
+        pass
+    return d
+
+
+def report(out, legs, header):
+    legs = legs.split()
+    L = {leg: read_env(os.path.join(out, leg, "summary.env")) for leg in legs}
+    w = sys.stdout.write
+    w(header)
+    w("\n| path | clean calls/s | CPU ms/call (middle box) | INVITE→100 p50 | INVITE→100 p99 "
+      "| INVITE→180 p50 | INVITE→180 p99 |\n|---|---:|---:|---:|---:|---:|---:|\n")
+
+    def ms(v):
+        return f"{v} ms" if v else "—"
+
+    for leg in legs:
+        s = L[leg]
+        if not s:
+            w(f"| {leg} | not run | | | | | |\n")
+            continue
+        cpu = s.get("cpu_ms_per_call", "")
+        cpu = "— (none)" if leg == "direct" else (cpu or "—")
+        w(f"| {leg} | {s.get('clean_cps_text', '—')} | {cpu} | {ms(s.get('p50_100_ms'))} | "
+          f"{ms(s.get('p99_100_ms'))} | {ms(s.get('p50_180_ms'))} | {ms(s.get('p99_180_ms'))} |\n")
+    w("\nNotes per path:\n\n")
+    for leg in legs:
+        s = L[leg]
+        if not s:
+            continue
+        w(f"* **{leg}**: steps {s.get('steps_text', '')}. {s.get('stop_text', '')} "
+          f"Latency run at {s.get('lat_rate', '?')} calls/s for {s.get('lat_secs', '?')} s "
+          f"({s.get('lat_ok', '?')} of {s.get('lat_created', '?')} calls ok, "
+          f"{s.get('lat_failed', '?')} failed, {s.get('lat_retrans', '?')} retransmissions); "
+          f"percentiles over {s.get('n100', 0)} INVITE→100 and {s.get('n180', 0)} INVITE→180 samples "
+          f"from SIPp's µs message timestamps (-trace_shortmsg); SIPp's own RTDs (-trace_rtt, "
+          f"1 ms resolution) give p50/p99 {s.get('rtd_p50_100_ms') or '—'}/{s.get('rtd_p99_100_ms') or '—'} ms "
+          f"(100) and {s.get('rtd_p50_180_ms') or '—'}/{s.get('rtd_p99_180_ms') or '—'} ms (180).")
+        if leg != "direct":
+            w(f" Middle-box CPU at the latency rate: {s.get('lat_cpu_ms_per_call') or '—'} ms/call; "
+              f"idle, before any call: {s.get('idle_cpu_ms_per_s') or '—'} ms of CPU per second "
+              f"(included in the per-call figures).")
+        if s.get("note"):
+            w(f" {s['note']}")
+        w("\n")
+    m = L.get("sbcd", {})
+    if m.get("mem_idle_kib"):
+        w("\nsbcd memory (VmRSS from /proc/<pid>/status, fresh process):\n\n")
+        def per(k):
+            return f"{m[k]} KiB/call" if m.get(k) else "—"
+        w("| | VmRSS | (VmRSS − idle) / calls |\n|---|---:|---:|\n")
+        w(f"| idle (fresh process, before any call) | {m['mem_idle_kib']} KiB | |\n")
+        w(f"| {m.get('mem_established_up', '0')} calls just established (their INVITE transactions "
+          f"still alive) | {m.get('mem_up_kib', '—')} KiB | {per('mem_per_call_up_kib')} |\n")
+        w(f"| **{m.get('mem_established', '0')} established calls held**, {m.get('mem_settle', '?')} s later "
+          f"(past the 32 s INVITE-transaction timers) | {m.get('mem_held_kib', '—')} KiB | **{per('mem_per_call_kib')}** |\n")
+        w(f"| after the calls ended (BYE) | {m.get('mem_after_kib', '—')} KiB | |\n")
+        if m.get("mem_note"):
+            w(f"\n{m['mem_note']} RSS counts what the allocator holds, so it need not shrink when "
+              "transactions or calls end.\n")
+    # targets
+    k, s = L.get("kamailio", {}), L.get("sbcd", {})
+    if s:
+        w("\nTargets (sbcd):\n\n")
+        kc, sc = k.get("clean_cps"), s.get("clean_cps")
+        if kc and sc is not None and k:
+            ratio = (float(sc) / float(kc)) if float(kc) > 0 else 0.0
+            w(f"* clean calls/s ≥ 1.0× Kamailio: {ratio:.2f}× "
+              f"({'met' if ratio >= 1.0 else 'missed'})\n")
+        else:
+            w("* clean calls/s ≥ 1.0× Kamailio: not compared (Kamailio leg not in this run)\n")
+        c = s.get("cpu_ms_per_call")
+        if c:
+            w(f"* CPU ≤ 0.10 ms/call: {c} ms ({'met' if float(c) <= 0.10 else 'missed'})\n")
+        else:
+            w("* CPU ≤ 0.10 ms/call: no clean step, not measured\n")
+        pc = s.get("mem_per_call_kib")
+        if pc:
+            w(f"* ≤ 8 KiB RSS per established call: {pc} KiB ({'met' if float(pc) <= 8 else 'missed'})\n")
+        else:
+            w("* ≤ 8 KiB RSS per established call: no established calls, not measured\n")
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "cputicks":
+        print(cputicks(int(args[0])))
+    elif cmd == "stat":
+        stat(args[0])
+    elif cmd == "created_rate":
+        created_rate(args[0], args[1])
+    elif cmd == "established":
+        established(args[0])
+    elif cmd == "latency":
+        latency(args[0])
+    elif cmd == "report":
+        report(args[0], args[1], sys.stdin.read())
+    else:
+        sys.exit(f"unknown command {cmd}")
+PY
+tool() { python3 "$TOOL" "$@"; }
+
+CLK_TCK=$(getconf CLK_TCK)
+now() { date +%s.%N; }
+calc() { python3 -c "print($1)"; }
+
+# ---------------------------------------------------------------- process bookkeeping
+STARTED=()   # PIDs this script started in the background
+BOX_PID=""   # the middle box (its timeout wrapper; CPU is summed over its descendants)
+BOX_IDLE_MS_PER_S=""
+BOX_STARTS=0 # numbers the middle box logs
+cleanup() {
+    local p
+    for p in "${STARTED[@]:-}"; do
+        [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true
+    done
+    sleep 0.5
+    for p in "${STARTED[@]:-}"; do
+        [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+trap 'log "ERROR: line $LINENO: \"$BASH_COMMAND\" failed"' ERR
+trap 'log "interrupted"; exit 130' INT TERM
+
+forget() { # pid
+    local keep=() p
+    for p in "${STARTED[@]:-}"; do [ "$p" != "$1" ] && [ -n "$p" ] && keep+=("$p"); done
+    STARTED=("${keep[@]:-}")
+}
+
+stop_pid() { # pid [grace seconds]
+    local pid=$1 grace=${2:-10} i
+    kill -TERM "$pid" 2>/dev/null || { forget "$pid"; return 0; }
+    for ((i = 0; i < grace * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    forget "$pid"
+}
+
+udp_bound() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q "$HOST:$1"; }
+port_busy() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q . || ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+wait_udp() { # port seconds pid
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        udp_bound "$1" && return 0
+        kill -0 "$3" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# datagrams the kernel dropped for want of socket receive buffer, machine-wide
+read_udp_drops() { awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1 } else print $c }' /proc/net/snmp; }
+
+# the real process under a timeout wrapper (the wrapper's only child)
+child_of() { { pgrep -P "$1" || true; } | head -n1; }
+
+# ---------------------------------------------------------------- SIPp runs
+# run_calls DIR TARGET_PORT RATE CALLS HOLD_MS LIMIT [extra UAC args...]
+# Starts a fresh UAS, runs a UAC to completion, stops the UAS, writes DIR/result.env.
+run_calls() {
+    local dir=$1 port=$2 rate=$3 calls=$4 hold=$5 limit=$6
+    shift 6
+    mkdir -p "$dir"
+    local secs tmo uas uac_rc=0 t0 t1 c0=0 c1=0 d0 d1 i
+    secs=$(((calls + rate - 1) / rate))
+    tmo=$((secs + hold / 1000 + 30))
+    (
+        cd "$dir"
+        exec timeout -k 5 $((tmo + 10)) sipp -sf "$HERE/uas.xml" -i $HOST -p $UAS_PORT \
+            -timeout "${tmo}s" -nostdin -buff_size 1048576 \
+            -trace_stat -stf uas_stat.csv -fd 1 \
+            -trace_err -error_file uas_errors.log -max_log_size 2000000 \
+            >uas.out 2>&1
+    ) &
+    uas=$!
+    STARTED+=("$uas")
+    wait_udp $UAS_PORT 10 "$uas" || { log "UAS did not bind $HOST:$UAS_PORT (see $dir/uas.out)"; }
+    if [ -n "$BOX_PID" ]; then c0=$(tool cputicks "$BOX_PID" || echo 0); fi
+    d0=$(read_udp_drops)
+    t0=$(now)
+    (
+        cd "$dir"
+        exec timeout -k 5 $((tmo + 10)) sipp "$HOST:$port" -sf "$HERE/uac.xml" -i $HOST -p $UAC_PORT \
+            -r "$rate" -m "$calls" -l "$limit" -d "$hold" -timeout "${tmo}s" -nostdin \
+            -buff_size 1048576 \
+            -trace_stat -stf uac_stat.csv -fd 1 -trace_counts \
+            -trace_err -error_file uac_errors.log -max_log_size 20000000 \
+            "$@" >uac.out 2>&1
+    ) || uac_rc=$?
+    t1=$(now)
+    if [ -n "$BOX_PID" ]; then c1=$(tool cputicks "$BOX_PID" || echo 0); fi
+    d1=$(read_udp_drops)
+    # The UAS has no -m (a stray request, e.g. a BYE for a call of an earlier run, would
+    # count as one of its calls and make it quit early): SIGUSR1 is SIPp's soft quit (no new
+    # calls, let the open ones end, write the final statistics), then TERM after 5 s.
+    local uas_sipp
+    uas_sipp=$(child_of "$uas")
+    if [ -n "$uas_sipp" ]; then kill -USR1 "$uas_sipp" 2>/dev/null || true; fi
+    for ((i = 0; i < 50; i++)); do kill -0 "$uas" 2>/dev/null || break; sleep 0.1; done
+    stop_pid "$uas" 5
+    {
+        echo "rate=$rate"
+        echo "calls=$calls"
+        echo "uac_rc=$uac_rc"
+        echo "wall=$(calc "round($t1 - $t0, 3)")"
+        echo "cpu_ticks=$((c1 - c0))"
+        echo "udp_rcvbuf_errors=$((d1 - d0))"
+        tool stat "$dir/uac_stat.csv" | sed 's/^/uac_/'
+        tool stat "$dir/uas_stat.csv" | sed 's/^/uas_/'
+    } >"$dir/result.env"
+}
+
+# ---------------------------------------------------------------- middle boxes
+start_box() { # leg
+    local leg=$1 dir="$OUT/$1"
+    BOX_PID=""
+    BOX_IDLE_MS_PER_S=""
+    case "$leg" in
+        direct) return 0 ;;
+        kamailio)
+            local cfg="$HERE/kamailio.cfg"
+            if [ -n "${KAMAILIO_CHILDREN:-}" ]; then
+                sed "s/^children=.*/children=$KAMAILIO_CHILDREN/" "$HERE/kamailio.cfg" >"$dir/kamailio.cfg"
+                cfg="$dir/kamailio.cfg"
+            fi
+            kamailio -c -f "$cfg" >"$dir/kamailio-check.log" 2>&1 || die "kamailio -c failed (see $dir/kamailio-check.log)"
+            kamailio -v | head -n1 >>"$dir/versions.txt"
+            BOX_STARTS=$((BOX_STARTS + 1))
+            timeout -k 5 $BOX_TIMEOUT kamailio -f "$cfg" -DD -E -x tlsf -m "$KAM_SHM_MB" -M 32 >"$dir/kamailio-$BOX_STARTS.log" 2>&1 &
+            BOX_PID=$!
+            STARTED+=("$BOX_PID")
+            wait_udp $KAM_PORT 20 "$BOX_PID" || die "kamailio did not bind $HOST:$KAM_PORT (see $dir/kamailio-$BOX_STARTS.log)"
+            ;;
+        sbcd)
+            BOX_STARTS=$((BOX_STARTS + 1))
+            timeout -k 5 $BOX_TIMEOUT "$SBCD" run >"$dir/sbcd-$BOX_STARTS.log" 2>&1 &
+            BOX_PID=$!
+            STARTED+=("$BOX_PID")
+            wait_udp $SBCD_PORT 20 "$BOX_PID" || die "sbcd did not bind $HOST:$SBCD_PORT (see $dir/sbcd-$BOX_STARTS.log)"
+            ;;
+    esac
+    sleep 1
+    # idle CPU baseline (timers, housekeeping): included in every per-call figure
+    local i0 i1
+    i0=$(tool cputicks "$BOX_PID")
+    sleep 3
+    i1=$(tool cputicks "$BOX_PID")
+    BOX_IDLE_MS_PER_S=$(calc "'%.1f' % (($i1 - $i0) * 1000.0 / $CLK_TCK / 3)")
+    local main nproc_box
+    main=$(child_of "$BOX_PID")
+    nproc_box=$({ pgrep -P "$main" || true; } | wc -l)
+    log "$leg: started (pid $main, $((nproc_box + 1)) process(es)), idle CPU $BOX_IDLE_MS_PER_S ms/s"
+}
+
+stop_box() {
+    [ -n "$BOX_PID" ] || return 0
+    stop_pid "$BOX_PID" 15
+    BOX_PID=""
+}
+
+target_port() {
+    case "$1" in direct) echo $UAS_PORT ;; kamailio) echo $KAM_PORT ;; sbcd) echo $SBCD_PORT ;; esac
+}
+
+# ---------------------------------------------------------------- one leg
+run_leg() {
+    local leg=$1 dir="$OUT/$1" port best=0 first_fail="" stop_text="" steps_text="" note=""
+    local rate r ok clean achieved cpu_ms best_cpu="" n mark
+    port=$(target_port "$leg")
+    mkdir -p "$dir"
+    log "== $leg (UAC -> $HOST:$port) steps: $STEPS, ${STEP_SECS}s each, hold ${HOLD_MS} ms"
+    start_box "$leg"
+    printf 'rate\tcalls\tcreated\tok\tfailed\tuac_retrans\tuas_failed\tuas_retrans\tcreated_per_s\tcpu_ms_per_call\tudp_rcvbuf_drops\tclean\n' >"$dir/steps.tsv"
+
+    for rate in $STEPS; do
+        n=$((rate * STEP_SECS))
+        run_calls "$dir/step-$rate" "$port" "$rate" "$n" "$HOLD_MS" $((rate * (HOLD_MS / 1000 + 5) + 1000))
+        # shellcheck disable=SC1091
+        unset -v uac_ok uac_failed uac_retrans uas_failed uas_retrans uac_created wall cpu_ticks uac_rc udp_rcvbuf_errors
+        . "$dir/step-$rate/result.env"
+        achieved=$(tool created_rate "$(ls "$dir/step-$rate"/uac_*_counts.csv 2>/dev/null | head -n1)" "$n")
+        cpu_ms=""
+        if [ "$leg" != direct ] && [ "$uac_created" -gt 0 ]; then
+            cpu_ms=$(calc "'%.4f' % ($cpu_ticks * 1000.0 / $CLK_TCK / $uac_created)")
+        fi
+        clean=yes
+        r=""
+        [ "$uac_failed" -gt 0 ] && { clean=no; r+="$uac_failed failed calls; "; }
+        [ "$uac_retrans" -gt 0 ] && { clean=no; r+="$uac_retrans UAC retransmissions; "; }
+        [ "$uas_failed" -gt 0 ] && { clean=no; r+="$uas_failed UAS failed calls; "; }
+        [ "$uas_retrans" -gt 0 ] && { clean=no; r+="$uas_retrans UAS retransmissions; "; }
+        [ "$uac_ok" -ne "$n" ] && { clean=no; r+="$uac_ok of $n calls ok; "; }
+        ok=$(calc "int($achieved >= $MIN_RATE * $rate)")
+        [ "$ok" = 1 ] || { clean=no; r+="calls created at only $achieved calls/s; "; }
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rate" "$n" "$uac_created" "$uac_ok" \
+            "$uac_failed" "$uac_retrans" "$uas_failed" "$uas_retrans" "$achieved" "${cpu_ms:--}" \
+            "$udp_rcvbuf_errors" "$clean" >>"$dir/steps.tsv"
+        log "$leg: rate $rate: created $uac_created ok $uac_ok failed $uac_failed retrans $uac_retrans/$uas_retrans (uac/uas)" \
+            "achieved $achieved/s cpu ${cpu_ms:--} ms/call UDP rcvbuf drops $udp_rcvbuf_errors -> clean=$clean ${r:+($r)}"
+        if [ "$clean" = yes ]; then mark="clean"; else mark="not clean"; fi
+        steps_text+="${steps_text:+, }$rate ($mark)"
+        if [ "$clean" = yes ]; then
+            best=$rate
+            best_cpu=$cpu_ms
+        else
+            first_fail=$rate
+            stop_text="Stopped at $rate calls/s: ${r%; }."
+            break
+        fi
+    done
+    [ -z "$first_fail" ] && stop_text="Every step was clean (the list of steps ran out before the limit)."
+
+    local clean_cps_text lat_rate
+    if [ "$best" -gt 0 ]; then
+        clean_cps_text=$best
+        [ -z "$first_fail" ] && clean_cps_text="≥ $best"
+        lat_rate=$((best / 2))
+    else
+        set -- $STEPS
+        clean_cps_text="none (< $1)"
+        lat_rate=$(($1 / 2))
+        note="No clean step: the latency run below was made at half the lowest step anyway, so its figures cover the calls that got the responses."
+    fi
+    [ "$lat_rate" -lt 1 ] && lat_rate=1
+
+    # latency at half the best clean rate, with microsecond message timestamps, on a fresh
+    # middle box (the failed step may have left calls that it tears down later)
+    if [ "$leg" != direct ]; then
+        stop_box
+        start_box "$leg"
+    fi
+    log "$leg: latency run at $lat_rate calls/s for ${STEP_SECS}s"
+    n=$((lat_rate * STEP_SECS))
+    run_calls "$dir/latency-$lat_rate" "$port" "$lat_rate" "$n" "$HOLD_MS" $((lat_rate * (HOLD_MS / 1000 + 5) + 1000)) \
+        -trace_rtt -rtt_freq 1 -trace_shortmsg -shortmessage_file uac_shortmessages.log -max_log_size 400000000
+    unset -v uac_ok uac_failed uac_retrans uac_created cpu_ticks
+    . "$dir/latency-$lat_rate/result.env"
+    local lat_cpu=""
+    if [ "$leg" != direct ] && [ "$uac_created" -gt 0 ]; then
+        lat_cpu=$(calc "'%.4f' % ($cpu_ticks * 1000.0 / $CLK_TCK / $uac_created)")
+    fi
+    tool latency "$dir/latency-$lat_rate" >"$dir/latency.env"
+    log "$leg: latency: $(tr '\n' ' ' <"$dir/latency.env")"
+
+    {
+        echo "clean_cps=$best"
+        echo "clean_cps_text=$clean_cps_text"
+        echo "cpu_ms_per_call=$best_cpu"
+        echo "steps_text=$steps_text"
+        echo "stop_text=$stop_text"
+        echo "note=$note"
+        echo "lat_rate=$lat_rate"
+        echo "lat_secs=$STEP_SECS"
+        echo "lat_created=$uac_created"
+        echo "lat_ok=$uac_ok"
+        echo "lat_failed=$uac_failed"
+        echo "lat_retrans=$uac_retrans"
+        echo "lat_cpu_ms_per_call=$lat_cpu"
+        echo "idle_cpu_ms_per_s=${BOX_IDLE_MS_PER_S:-}"
+        cat "$dir/latency.env"
+    } >"$dir/summary.env"
+
+    if [ "$leg" = sbcd ]; then
+        stop_box
+        mem_test "$best"
+    fi
+    stop_box
+}
+
+# ---------------------------------------------------------------- sbcd memory
+mem_test() { # best clean rate
+    local best=$1 dir="$OUT/sbcd/memory" rate hold ramp pid idle up=0 held=0 est=0 est2=0 after
+    local deadline uac_pid t_up
+    mkdir -p "$dir"
+    rate=${CPS_MEM_RATE:-$((best < 2000 ? best : 2000))}
+    [ "$rate" -lt 200 ] && rate=200
+    ramp=$(((MEM_CALLS + rate - 1) / rate))
+    # held until well after the second sample: ramp + settle + 10 s
+    hold=$(((ramp + MEM_SETTLE + 10) * 1000))
+    log "sbcd: memory: fresh sbcd, $MEM_CALLS calls at $rate calls/s, each held $((hold / 1000)) s"
+    start_box sbcd
+    pid=$(child_of "$BOX_PID")
+    idle=$(vmrss "$pid")
+    # the UAC runs in the background here so that RSS can be sampled while calls are held
+    (
+        run_calls "$dir/calls" $SBCD_PORT "$rate" "$MEM_CALLS" "$hold" "$MEM_CALLS"
+    ) &
+    uac_pid=$!
+    STARTED+=("$uac_pid")
+    deadline=$(($(date +%s) + ramp + 12))
+    while [ "$(date +%s)" -lt "$deadline" ]; do
+        sleep 1
+        est=$(established_now "$dir/calls")
+        [ "$est" -ge "$MEM_CALLS" ] && break
+        kill -0 "$uac_pid" 2>/dev/null || break
+    done
+    t_up=$(date +%s)
+    sleep 1
+    est=$(established_now "$dir/calls")
+    up=$(vmrss "$pid")
+    log "sbcd: memory: idle $idle KiB; $est calls established -> $up KiB (INVITE transactions still alive)"
+    # RFC 6026 keeps both INVITE transactions of a call for 64*T1 = 32 s after the 2xx
+    # (Timers L and M); the second sample holds only what an established call keeps.
+    while [ "$(date +%s)" -lt $((t_up + MEM_SETTLE)) ] && kill -0 "$uac_pid" 2>/dev/null; do sleep 1; done
+    est2=$(established_now "$dir/calls")
+    held=$(vmrss "$pid")
+    log "sbcd: memory: ${MEM_SETTLE} s later: $est2 calls established -> $held KiB"
+    wait "$uac_pid" || true
+    forget "$uac_pid"
+    sleep 2
+    after=$(vmrss "$pid")
+    local per="" per_up="" mnote=""
+    if [ "$est" -gt 0 ]; then per_up=$(calc "'%.2f' % (($up - $idle) / $est)"); fi
+    if [ "$est2" -gt 0 ]; then
+        per=$(calc "'%.2f' % (($held - $idle) / $est2)")
+    else
+        mnote="No call was established at the second sample (see $dir/calls/uac_errors.log), so there is no per-call figure."
+    fi
+    [ "$est2" -lt "$MEM_CALLS" ] && [ "$est2" -gt 0 ] && mnote="Only $est2 of $MEM_CALLS calls were established at the second sample."
+    unset -v uac_ok uac_failed
+    . "$dir/calls/result.env"
+    {
+        echo "mem_target=$MEM_CALLS"
+        echo "mem_rate=$rate"
+        echo "mem_settle=$MEM_SETTLE"
+        echo "mem_idle_kib=$idle"
+        echo "mem_established_up=$est"
+        echo "mem_up_kib=$up"
+        echo "mem_per_call_up_kib=$per_up"
+        echo "mem_established=$est2"
+        echo "mem_held_kib=$held"
+        echo "mem_after_kib=$after"
+        echo "mem_per_call_kib=$per"
+        echo "mem_note=${mnote:+$mnote }Calls set up at $rate calls/s, each held $((hold / 1000)) s: $uac_ok ok, $uac_failed failed."
+    } >>"$OUT/sbcd/summary.env"
+}
+
+vmrss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || true; }
+established_now() { # dir of a run: calls in the UAC's hold pause, from its -trace_counts file
+    tool established "$(ls "$1"/uac_*_counts.csv 2>/dev/null | head -n1)" 2>/dev/null || echo 0
+}
+
+# ---------------------------------------------------------------- main
+PORTS="$UAC_PORT $UAS_PORT"
+case " $LEGS " in *" kamailio "*) PORTS+=" $KAM_PORT" ;; esac
+case " $LEGS " in *" sbcd "*) PORTS+=" $SBCD_PORT $SBCD_ADMIN_PORT" ;; esac
+for p in $PORTS; do
+    if port_busy "$p"; then
+        die "port $p is in use (another sbcd, Kamailio or SIPp?): $(ss -Hlunpt "sport = :$p" | head -n2 | tr '\n' ' ')"
+    fi
+done
+
+case " $LEGS " in
+    *" sbcd "*)
+        log "building sbcd (cargo build --release -p sbcd)"
+        (cd "$ROOT" && cargo build --release -p sbcd) >>"$LOG" 2>&1 || die "cargo build failed (see $LOG)"
+        TDIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+        SBCD="$TDIR/release/sbcd"
+        [ -x "$SBCD" ] || die "no $SBCD after the build"
+        ;;
+esac
+
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "nproc: $(nproc)"
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+    echo "sipp: $(sipp -v 2>&1 | grep -m1 -o 'SIPp v[^ ]*' || true)"
+    command -v kamailio >/dev/null && echo "kamailio: $(kamailio -v | head -n1)"
+    echo "git: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)$(cd "$ROOT" && git diff --quiet 2>/dev/null || echo ' (dirty tree)')"
+    echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$OUT/machine.txt"
+log "output in $OUT"
+cat "$OUT/machine.txt" >>"$LOG"
+
+for leg in $LEGS; do
+    run_leg "$leg"
+done
+
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+HEADER="### Calls per second ($(date -u +%Y-%m-%d), \`bash benches/cps/run.sh$([ "$QUICK" = 1 ] && echo ' --quick')$([ -n "$ONLY" ] && echo " --only $ONLY")\`)
+
+SIPp $(sipp -v 2>&1 | grep -m1 -o 'v[0-9][^ -]*' || true) UAC → middle box → SIPp UAS on 127.0.0.1 UDP, $(nproc) cores shared by all three.
+Steps of ${STEP_SECS} s (-m rate×${STEP_SECS}), ${HOLD_MS} ms hold; a step is clean with no failed call and no
+retransmission on either SIPp side and ≥ ${MIN_RATE}× the target rate reached. Load average at start
+$(grep loadavg "$OUT/machine.txt" | cut -d: -f2- | sed 's/^ //'), at end $LOAD_END. Raw data: \`$OUT\`.
+"
+echo "$HEADER" | tool report "$OUT" "$LEGS" >"$OUT/report.md"
+echo
+cat "$OUT/report.md"
