@@ -41,7 +41,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 QUICK=0
 ONLY=""
 usage() {
-    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'
 }
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -500,49 +500,81 @@ run_calls() {
 }
 
 # ---------------------------------------------------------------- middle boxes
+# ports a middle box binds: "udp:PORT tcp:PORT ..."
+box_ports() {
+    case "$1" in
+        kamailio) echo "udp:$KAM_PORT" ;;
+        sbcd) echo "udp:$SBCD_PORT tcp:$SBCD_PORT tcp:$SBCD_ADMIN_PORT" ;;
+    esac
+}
+
+wait_ports_free() { # leg seconds
+    local i p busy
+    for ((i = 0; i < $2 * 10; i++)); do
+        busy=""
+        for p in $(box_ports "$1"); do
+            if ss -Hln"${p:0:1}" "sport = :${p#*:}" 2>/dev/null | grep -q .; then busy="$p"; fi
+        done
+        [ -z "$busy" ] && return 0
+        sleep 0.1
+    done
+    log "$1: port $busy still in use after $2 s"
+    return 1
+}
+
 start_box() { # leg
-    local leg=$1 dir="$OUT/$1"
+    local leg=$1 dir="$OUT/$1" attempt main="" boxlog
     BOX_PID=""
     BOX_IDLE_MS_PER_S=""
-    case "$leg" in
-        direct) return 0 ;;
-        kamailio)
-            local cfg="$HERE/kamailio.cfg"
-            if [ -n "${KAMAILIO_CHILDREN:-}" ]; then
-                sed "s/^children=.*/children=$KAMAILIO_CHILDREN/" "$HERE/kamailio.cfg" >"$dir/kamailio.cfg"
-                cfg="$dir/kamailio.cfg"
-            fi
-            kamailio -c -f "$cfg" >"$dir/kamailio-check.log" 2>&1 || die "kamailio -c failed (see $dir/kamailio-check.log)"
-            kamailio -v | head -n1 >>"$dir/versions.txt"
-            BOX_STARTS=$((BOX_STARTS + 1))
-            timeout -k 5 $BOX_TIMEOUT kamailio -f "$cfg" -DD -E -x tlsf -m "$KAM_SHM_MB" -M 32 >"$dir/kamailio-$BOX_STARTS.log" 2>&1 &
-            BOX_PID=$!
-            STARTED+=("$BOX_PID")
-            wait_udp $KAM_PORT 20 "$BOX_PID" || die "kamailio did not bind $HOST:$KAM_PORT (see $dir/kamailio-$BOX_STARTS.log)"
-            ;;
-        sbcd)
-            BOX_STARTS=$((BOX_STARTS + 1))
-            timeout -k 5 $BOX_TIMEOUT "$SBCD" run >"$dir/sbcd-$BOX_STARTS.log" 2>&1 &
-            BOX_PID=$!
-            STARTED+=("$BOX_PID")
-            wait_udp $SBCD_PORT 20 "$BOX_PID" || die "sbcd did not bind $HOST:$SBCD_PORT (see $dir/sbcd-$BOX_STARTS.log)"
-            ;;
-    esac
-    sleep 1
+    [ "$leg" = direct ] && return 0
+    for attempt in 1 2 3; do
+        wait_ports_free "$leg" 20 || true
+        BOX_STARTS=$((BOX_STARTS + 1))
+        boxlog="$dir/$leg-$BOX_STARTS.log"
+        case "$leg" in
+            kamailio)
+                local cfg="$HERE/kamailio.cfg"
+                if [ -n "${KAMAILIO_CHILDREN:-}" ]; then
+                    sed "s/^children=.*/children=$KAMAILIO_CHILDREN/" "$HERE/kamailio.cfg" >"$dir/kamailio.cfg"
+                    cfg="$dir/kamailio.cfg"
+                fi
+                kamailio -c -f "$cfg" >"$dir/kamailio-check.log" 2>&1 || die "kamailio -c failed (see $dir/kamailio-check.log)"
+                timeout -k 5 $BOX_TIMEOUT kamailio -f "$cfg" -DD -E -x tlsf -m "$KAM_SHM_MB" -M 32 >"$boxlog" 2>&1 &
+                ;;
+            sbcd)
+                timeout -k 5 $BOX_TIMEOUT "$SBCD" run >"$boxlog" 2>&1 &
+                ;;
+        esac
+        BOX_PID=$!
+        STARTED+=("$BOX_PID")
+        if wait_udp "$(target_port "$leg")" 20 "$BOX_PID"; then
+            sleep 1
+            main=$(child_of "$BOX_PID")
+            # still there a second later (a bind that failed after the UDP one ends it)
+            [ -n "$main" ] && kill -0 "$main" 2>/dev/null && break
+        fi
+        log "$leg: start $attempt failed: $(tail -n 3 "$boxlog" | tr '\n' ' ')"
+        stop_pid "$BOX_PID" 10
+        BOX_PID=""
+        main=""
+        sleep 2
+    done
+    [ -n "$main" ] || die "$leg would not start (see $dir/$leg-*.log)"
     # idle CPU baseline (timers, housekeeping): included in every per-call figure
-    local i0 i1
+    local i0 i1 nproc_box
     i0=$(tool cputicks "$BOX_PID")
     sleep 3
     i1=$(tool cputicks "$BOX_PID")
     BOX_IDLE_MS_PER_S=$(calc "'%.1f' % (($i1 - $i0) * 1000.0 / $CLK_TCK / 3)")
-    local main nproc_box
-    main=$(child_of "$BOX_PID")
+    kill -0 "$main" 2>/dev/null || die "$leg died right after starting (see $boxlog)"
     nproc_box=$({ pgrep -P "$main" || true; } | wc -l)
     log "$leg: started (pid $main, $((nproc_box + 1)) process(es)), idle CPU $BOX_IDLE_MS_PER_S ms/s"
 }
 
 stop_box() {
     [ -n "$BOX_PID" ] || return 0
+    # sbcd drains on SIGTERM (503 to new calls, waits for the open ones); the timeout wrapper
+    # sends SIGKILL 5 s after forwarding the TERM
     stop_pid "$BOX_PID" 15
     BOX_PID=""
 }
