@@ -15,6 +15,19 @@ use crate::engine::{is_invite_2xx, Engine, Role, Shared};
 use crate::event::{CallKey, CallPhase, EndReason, EndedBy, Side};
 use crate::wire;
 
+/// A retransmitted 2xx to a re-INVITE we already ACKed: send the same ACK again
+/// (RFC 3261 §13.2.2.4; the ACK for a 2xx is the TU's, not a transaction's).
+fn reack_2xx(leg: Option<&crate::call::Leg>, msg: &Message, ep: &mut Endpoint) {
+    let Some(leg) = leg.filter(|_| is_invite_2xx(msg)) else {
+        return;
+    };
+    if let Some((c, ack)) = &leg.last_ack {
+        if msg.cseq().is_some_and(|x| x.seq == *c) {
+            ep.send_stateless(leg.dlg.next_hop(), ack.clone());
+        }
+    }
+}
+
 fn ended_by(side: Side) -> EndedBy {
     match side {
         Side::A => EndedBy::Caller,
@@ -296,15 +309,7 @@ impl Engine {
         };
         let Some(i) = call.relays.iter().position(|r| r.client == ctxn) else {
             // The final went up already: a 2xx retransmission of a relayed re-INVITE.
-            if is_invite_2xx(&msg) {
-                if let Some(leg) = call.leg(to) {
-                    if let Some((c, ack)) = &leg.last_ack {
-                        if msg.cseq().is_some_and(|x| x.seq == *c) {
-                            ep.send_stateless(leg.dlg.next_hop(), ack.clone());
-                        }
-                    }
-                }
-            }
+            reack_2xx(call.leg(to), &msg, ep);
             return;
         };
         if status < 200 {
@@ -629,15 +634,7 @@ impl Engine {
             .oa
             .is_some_and(|o| o.origin.is_none() && o.client == ctxn);
         if !ours {
-            if is_invite_2xx(&msg) {
-                if let Some(leg) = call.leg(side) {
-                    if let Some((c, ack)) = &leg.last_ack {
-                        if msg.cseq().is_some_and(|x| x.seq == *c) {
-                            ep.send_stateless(leg.dlg.next_hop(), ack.clone());
-                        }
-                    }
-                }
-            }
+            reack_2xx(call.leg(side), &msg, ep);
             return;
         }
         call.oa = None;
