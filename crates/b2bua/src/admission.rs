@@ -5,6 +5,7 @@
 
 use core::time::Duration;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use sbc_txn::{Instant, Peer};
 
@@ -109,25 +110,15 @@ pub(crate) struct Refusal {
     pub(crate) why: &'static str,
 }
 
-/// The counters of one engine.
 #[derive(Debug)]
-pub(crate) struct Admission {
+struct Inner {
     global: Gate,
     trunk_limits: HashMap<String, Limits>,
     trunks: HashMap<String, Gate>,
     unavailable: HashMap<Peer, Instant>,
 }
 
-impl Admission {
-    pub(crate) fn new(global: Limits, trunk_limits: HashMap<String, Limits>) -> Admission {
-        Admission {
-            global: Gate::new(global, Instant::ZERO),
-            trunk_limits,
-            trunks: HashMap::new(),
-            unavailable: HashMap::new(),
-        }
-    }
-
+impl Inner {
     fn gate(&mut self, trunk: &str, now: Instant) -> Option<&mut Gate> {
         if !self.trunks.contains_key(trunk) {
             let limits = *self.trunk_limits.get(trunk)?;
@@ -137,15 +128,7 @@ impl Admission {
         self.trunks.get_mut(trunk)
     }
 
-    /// The global check (before routing: cheapest first).
-    pub(crate) fn check_global(&mut self, now: Instant) -> Result<(), Refusal> {
-        self.global
-            .check(now)
-            .map_err(|(retry_after, why)| Refusal { retry_after, why })
-    }
-
-    /// The per-trunk checks for the trunks a call would count against.
-    pub(crate) fn check_trunks(&mut self, trunks: &[&str], now: Instant) -> Result<(), Refusal> {
+    fn check_trunks(&mut self, trunks: &[&str], now: Instant) -> Result<(), Refusal> {
         for t in trunks {
             if let Some(g) = self.gate(t, now) {
                 g.check(now).map_err(|(retry_after, why)| Refusal {
@@ -160,38 +143,94 @@ impl Admission {
         }
         Ok(())
     }
+}
 
-    /// Counts an admitted call (after every check passed).
-    pub(crate) fn commit(&mut self, trunks: &[&str], now: Instant) {
-        self.global.commit();
+/// The admission counters of a node: concurrent calls and calls-per-second buckets, global
+/// and per trunk, and the targets a 503 + Retry-After made unavailable.
+///
+/// One value is shared (cheap clone, one lock) by the engines of every shard, so a
+/// node-wide limit is exact whatever the shard count: `max_calls = 5` admits five calls, not
+/// five per shard, and a gateway that asked for a pause is paused for every shard (TI-18).
+/// The lock is taken a few times per new call and never across I/O.
+#[derive(Debug, Clone)]
+pub struct SharedAdmission(Arc<Mutex<Inner>>);
+
+impl SharedAdmission {
+    /// Counters for these limits (global over all calls; per trunk by trunk name).
+    pub fn new(global: Limits, trunk_limits: HashMap<String, Limits>) -> SharedAdmission {
+        SharedAdmission(Arc::new(Mutex::new(Inner {
+            global: Gate::new(global, Instant::ZERO),
+            trunk_limits,
+            trunks: HashMap::new(),
+            unavailable: HashMap::new(),
+        })))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave the counters half-updated (every
+        // update is a single field write), so a poisoned lock is still usable.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Calls counted now (all shards).
+    pub fn active(&self) -> u32 {
+        self.lock().global.active
+    }
+
+    /// The global check (before routing: cheapest first). Advisory: the admitting decision
+    /// is [`SharedAdmission::try_commit`]'s.
+    pub(crate) fn check_global(&self, now: Instant) -> Result<(), Refusal> {
+        self.lock()
+            .global
+            .check(now)
+            .map_err(|(retry_after, why)| Refusal { retry_after, why })
+    }
+
+    /// The per-trunk checks for the trunks a call would count against (advisory, as above).
+    pub(crate) fn check_trunks(&self, trunks: &[&str], now: Instant) -> Result<(), Refusal> {
+        self.lock().check_trunks(trunks, now)
+    }
+
+    /// Checks every gate again and counts the call, atomically: two shards admitting at the
+    /// same instant cannot both take the last slot.
+    pub(crate) fn try_commit(&self, trunks: &[&str], now: Instant) -> Result<(), Refusal> {
+        let mut g = self.lock();
+        g.global
+            .check(now)
+            .map_err(|(retry_after, why)| Refusal { retry_after, why })?;
+        g.check_trunks(trunks, now)?;
+        g.global.commit();
         for t in trunks {
-            if let Some(g) = self.gate(t, now) {
-                g.commit();
+            if let Some(gate) = g.gate(t, now) {
+                gate.commit();
+            }
+        }
+        Ok(())
+    }
+
+    /// A counted call ended (or was counted and then could not be set up).
+    pub(crate) fn release(&self, trunks: &[&str]) {
+        let mut g = self.lock();
+        g.global.active = g.global.active.saturating_sub(1);
+        for t in trunks {
+            if let Some(gate) = g.trunks.get_mut(*t) {
+                gate.active = gate.active.saturating_sub(1);
             }
         }
     }
 
-    /// A call ended.
-    pub(crate) fn release(&mut self, trunks: &[&str]) {
-        self.global.active = self.global.active.saturating_sub(1);
-        for t in trunks {
-            if let Some(g) = self.trunks.get_mut(*t) {
-                g.active = g.active.saturating_sub(1);
-            }
-        }
-    }
-
-    pub(crate) fn active(&self) -> u32 {
-        self.global.active
-    }
-
-    pub(crate) fn mark_unavailable(&mut self, peer: Peer, until: Instant) {
-        let e = self.unavailable.entry(peer).or_insert(until);
+    /// A target asked for a pause (503 + Retry-After) until `until`.
+    pub(crate) fn mark_unavailable(&self, peer: Peer, until: Instant) {
+        let mut g = self.lock();
+        let e = g.unavailable.entry(peer).or_insert(until);
         *e = (*e).max(until);
     }
 
-    pub(crate) fn is_available(&self, peer: Peer, now: Instant) -> bool {
-        self.unavailable.get(&peer).is_none_or(|&u| u <= now)
+    /// False while `peer` is paused.
+    pub fn is_available(&self, peer: Peer, now: Instant) -> bool {
+        self.lock().unavailable.get(&peer).is_none_or(|&u| u <= now)
     }
 
     /// Seconds until the earliest of these peers is available again.
@@ -200,20 +239,25 @@ impl Admission {
         peers: impl Iterator<Item = Peer>,
         now: Instant,
     ) -> u32 {
+        let g = self.lock();
         peers
-            .filter_map(|p| self.unavailable.get(&p))
+            .filter_map(|p| g.unavailable.get(&p))
             .map(|&u| u.saturating_duration_since(now).as_secs() as u32 + 1)
             .min()
             .unwrap_or(1)
     }
 
-    /// Forgets expired entries (called from the engine's timeout handling).
-    pub(crate) fn expire(&mut self, now: Instant) {
-        self.unavailable.retain(|_, u| *u > now);
+    /// Forgets expired pauses (called from the engines' timeout handling).
+    pub(crate) fn expire(&self, now: Instant) {
+        let mut g = self.lock();
+        if !g.unavailable.is_empty() {
+            g.unavailable.retain(|_, u| *u > now);
+        }
     }
 
-    pub(crate) fn unavailable_len(&self) -> usize {
-        self.unavailable.len()
+    /// Targets paused and not yet expired.
+    pub fn unavailable_len(&self) -> usize {
+        self.lock().unavailable.len()
     }
 }
 
@@ -227,7 +271,7 @@ mod tests {
 
     #[test]
     fn bucket_refills_on_the_injected_clock() {
-        let mut a = Admission::new(
+        let a = SharedAdmission::new(
             Limits {
                 max_calls: None,
                 cps: Some(2),
@@ -238,7 +282,7 @@ mod tests {
         let now = ms(0);
         for _ in 0..2 {
             assert!(a.check_global(now).is_ok());
-            a.commit(&[], now);
+            a.try_commit(&[], now).unwrap();
         }
         let r = a.check_global(now).unwrap_err();
         assert_eq!(r.why, "calls-per-second limit");
@@ -258,10 +302,14 @@ mod tests {
                 ..Limits::default()
             },
         );
-        let mut a = Admission::new(Limits::default(), tl);
+        let a = SharedAdmission::new(Limits::default(), tl);
         let now = ms(0);
         assert!(a.check_trunks(&["gw", "other"], now).is_ok());
-        a.commit(&["gw", "other"], now);
+        a.try_commit(&["gw", "other"], now).unwrap();
+        assert_eq!(
+            a.try_commit(&["gw"], now).unwrap_err().why,
+            "trunk concurrent call limit"
+        );
         assert_eq!(
             a.check_trunks(&["gw"], now).unwrap_err().why,
             "trunk concurrent call limit"
@@ -273,7 +321,7 @@ mod tests {
 
     #[test]
     fn unavailable_targets() {
-        let mut a = Admission::new(Limits::default(), HashMap::new());
+        let a = SharedAdmission::new(Limits::default(), HashMap::new());
         let p = Peer::new(sbc_txn::Transport::Udp, "192.0.2.1:5060".parse().unwrap());
         a.mark_unavailable(p, ms(30_000));
         assert!(!a.is_available(p, ms(29_999)));
@@ -281,5 +329,33 @@ mod tests {
         assert_eq!(a.earliest_available([p].into_iter(), ms(10_000)), 21);
         a.expire(ms(30_000));
         assert_eq!(a.unavailable_len(), 0);
+    }
+
+    #[test]
+    fn clones_share_one_node_wide_count() {
+        // Two shards' engines hold clones: the limit is the node's, not each shard's.
+        let a = SharedAdmission::new(
+            Limits {
+                max_calls: Some(3),
+                ..Limits::default()
+            },
+            HashMap::new(),
+        );
+        let b = a.clone();
+        let now = ms(0);
+        a.try_commit(&[], now).unwrap();
+        b.try_commit(&[], now).unwrap();
+        a.try_commit(&[], now).unwrap();
+        assert_eq!(
+            b.try_commit(&[], now).unwrap_err().why,
+            "concurrent call limit"
+        );
+        assert!(a.check_global(now).is_err());
+        b.release(&[]);
+        assert_eq!(a.active(), 2);
+        a.try_commit(&[], now).unwrap();
+        let p = Peer::new(sbc_txn::Transport::Udp, "192.0.2.9:5060".parse().unwrap());
+        a.mark_unavailable(p, ms(5_000));
+        assert!(!b.is_available(p, ms(1_000)));
     }
 }

@@ -13,7 +13,7 @@ use sbc_sip::validate::unsupported_extensions;
 use sbc_sip::{HeaderName, Message, Method};
 use sbc_txn::{Dispatch, Endpoint, Event, Incoming, Instant, Peer, TxnId};
 
-use crate::admission::Admission;
+use crate::admission::SharedAdmission;
 use crate::body::{BodyAction, BodyContext, BodyPolicy, BodyRole, PassThrough};
 use crate::call::{Call, Leg, Session, Slab, TimerKind, N_TIMERS};
 use crate::config::{ConfigError, EngineConfig, LegPolicy};
@@ -76,7 +76,7 @@ pub(crate) struct Shared {
     timers: BinaryHeap<Reverse<TimerEntry>>,
     index: HashMap<Bytes, Vec<IndexEntry>>,
     pub(crate) txns: HashMap<TxnId, TxnRef>,
-    pub(crate) adm: Admission,
+    pub(crate) adm: SharedAdmission,
     pub(crate) draining: bool,
     shard: u16,
 }
@@ -113,7 +113,7 @@ impl Engine {
         }
         let filter = HeaderFilter::new(&cfg.headers);
         let idgen = IdGen::new(ids, shard, &cfg.loop_token, cfg.call_id_suffix.as_deref());
-        let adm = Admission::new(cfg.limits, cfg.trunk_limits.clone());
+        let adm = SharedAdmission::new(cfg.limits, cfg.trunk_limits.clone());
         Ok(Engine {
             calls: Slab::default(),
             sh: Shared {
@@ -180,7 +180,19 @@ impl Engine {
         self.sh.index.values().map(Vec::len).sum()
     }
 
-    /// Calls counted by admission.
+    /// Replaces this engine's admission counters with node-wide ones shared with the other
+    /// shards' engines (their limits replace [`EngineConfig::limits`] and
+    /// [`EngineConfig::trunk_limits`]). Call before the first message.
+    pub fn share_admission(&mut self, adm: SharedAdmission) {
+        self.sh.adm = adm;
+    }
+
+    /// The admission counters (a clone shares them).
+    pub fn admission(&self) -> &SharedAdmission {
+        &self.sh.adm
+    }
+
+    /// Calls counted by admission (node-wide when shared).
     pub fn admitted(&self) -> u32 {
         self.sh.adm.active()
     }

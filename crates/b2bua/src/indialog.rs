@@ -211,7 +211,13 @@ impl Engine {
             return self.reject(now, ep, inc, 481, "other leg gone", &[]);
         }
         let req = inc.message().clone();
-        let server = match ep.accept(now, inc) {
+        let from_policy = self
+            .calls
+            .get(key)
+            .and_then(|c| c.leg(from))
+            .map_or(0, |l| l.policy);
+        // A re-INVITE's 100 carries the leg's own headers (TI-17).
+        let server = match ep.accept_with(now, inc, &self.sh.policy_pairs(from_policy)) {
             Ok(t) => t,
             Err(AcceptError::Duplicate(_)) => return,
             Err(AcceptError::TableFull(inc)) => {

@@ -241,6 +241,7 @@ mod router;
 mod setup;
 mod wire;
 
+pub use admission::SharedAdmission;
 pub use body::{BodyAction, BodyContext, BodyPolicy, BodyRole, PassThrough};
 pub use config::{
     ConfigError, EngineConfig, HeaderPolicy, LegPolicy, Limits, SessionTimers, DEFAULT_ALLOW,

@@ -146,27 +146,39 @@ impl Engine {
                 return self.reject(now, ep, inc, 503, r.why, &[(b"Retry-After", ra.as_bytes())]);
             }
         }
-        let invite = msg.clone();
-        let txn = match ep.accept(now, inc) {
-            Ok(t) => t,
-            // A retransmission was accepted while this one waited: its twin answers.
-            Err(AcceptError::Duplicate(_)) => return,
-            Err(AcceptError::TableFull(inc)) => {
-                return self.reject(
-                    now,
-                    ep,
-                    *inc,
-                    503,
-                    "transaction table full",
-                    &[(b"Retry-After", ra.as_bytes())],
-                );
-            }
-        };
+        // Counted atomically before the transaction is accepted, so a limit shared with
+        // other shards is never overrun; handed back if the accept fails.
         {
             let names: Vec<&str> = counted.iter().map(String::as_str).collect();
-            self.sh.adm.commit(&names, now);
+            if let Err(r) = self.sh.adm.try_commit(&names, now) {
+                let ra = retry_after_text(r.retry_after, self.sh.cfg.retry_after);
+                return self.reject(now, ep, inc, 503, r.why, &[(b"Retry-After", ra.as_bytes())]);
+            }
         }
         let a_policy = self.sh.trunk_policy(trunk_in.as_deref(), Side::A);
+        let invite = msg.clone();
+        // The 100 carries the A leg's own headers too (X-MS-SBC on every response, TI-17).
+        let txn = match ep.accept_with(now, inc, &self.sh.policy_pairs(a_policy)) {
+            Ok(t) => t,
+            Err(e) => {
+                let names: Vec<&str> = counted.iter().map(String::as_str).collect();
+                self.sh.adm.release(&names);
+                match e {
+                    // A retransmission was accepted while this one waited: its twin answers.
+                    AcceptError::Duplicate(_) => return,
+                    AcceptError::TableFull(inc) => {
+                        return self.reject(
+                            now,
+                            ep,
+                            *inc,
+                            503,
+                            "transaction table full",
+                            &[(b"Retry-After", ra.as_bytes())],
+                        );
+                    }
+                }
+            }
+        };
         let fail_tag = Bytes::from(self.sh.ids.tag());
         let call = Call {
             phase: CallPhase::Proceeding,

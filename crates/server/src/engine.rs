@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sbc_b2bua::{
-    Cidr, Engine, EngineConfig, Gateway, LegPolicy, Limits, SessionTimers, StaticRoute,
-    StaticRouter,
+    Cidr, Engine, EngineConfig, Gateway, LegPolicy, Limits, SessionTimers, SharedAdmission,
+    StaticRoute, StaticRouter,
 };
 use sbc_config::{Config, TransportKind};
 use sbc_txn::{Peer, Transport};
@@ -57,25 +57,36 @@ pub fn router(cfg: &Config, resolved: &Resolved) -> StaticRouter {
     StaticRouter::new(routes)
 }
 
-/// A node-wide limit split over `shards` (rounded up, at least 1).
-fn per_shard(v: Option<u32>, shards: usize) -> Option<u32> {
-    v.map(|v| v.div_ceil(shards as u32).max(1))
+fn limits(max_calls: Option<u32>, cps: Option<u32>) -> Limits {
+    Limits {
+        max_calls,
+        cps,
+        burst: None,
+    }
+}
+
+/// The node's admission counters (`[calls]` limits and each gateway's limits), shared by
+/// every shard's engine so node-wide limits hold exactly whatever the shard count.
+pub fn admission(cfg: &Config) -> SharedAdmission {
+    let c = &cfg.calls;
+    let trunks = cfg
+        .gateways
+        .iter()
+        .filter(|g| g.max_calls.is_some() || g.max_cps.is_some())
+        .map(|g| (g.name.get_ref().clone(), limits(g.max_calls, g.max_cps)))
+        .collect();
+    SharedAdmission::new(limits(c.max_calls, c.max_cps), trunks)
 }
 
 /// The engine configuration for one shard. `signalling` is the address the SBC advertises in
-/// Contact and Via (the first UDP listener as bound).
-pub fn engine_config(cfg: &Config, signalling: SocketAddr, shards: usize) -> EngineConfig {
+/// Contact and Via (the first UDP listener as bound). Limits live in [`admission`].
+pub fn engine_config(cfg: &Config, signalling: SocketAddr) -> EngineConfig {
     let leg = LegPolicy::udp(&signalling.to_string());
     let c = &cfg.calls;
-    let mut e = EngineConfig {
+    EngineConfig {
         product: cfg.node.product.clone(),
         a_side: leg.clone(),
         b_side: leg,
-        limits: Limits {
-            max_calls: per_shard(c.max_calls, shards),
-            cps: per_shard(c.max_cps, shards),
-            burst: None,
-        },
         retry_after: c.retry_after_s,
         no_answer: Duration::from_secs(c.no_answer_timeout_s),
         session_timers: (c.session_expires_s != 0).then_some(SessionTimers {
@@ -83,38 +94,22 @@ pub fn engine_config(cfg: &Config, signalling: SocketAddr, shards: usize) -> Eng
             min_se: c.min_se_s,
         }),
         ..EngineConfig::default()
-    };
-    for g in &cfg.gateways {
-        if g.max_calls.is_some() || g.max_cps.is_some() {
-            e.trunk_limits.insert(
-                g.name.get_ref().clone(),
-                Limits {
-                    max_calls: per_shard(g.max_calls, shards),
-                    cps: per_shard(g.max_cps, shards),
-                    burst: None,
-                },
-            );
-        }
     }
-    e
 }
 
-/// One engine per shard, sharing the router.
+/// One engine per shard, sharing the router and the admission counters.
 pub fn build(
     cfg: &Config,
     router: Arc<StaticRouter>,
     signalling: SocketAddr,
     shard: usize,
-    shards: usize,
+    adm: &SharedAdmission,
     seed: u64,
 ) -> Result<Engine, String> {
-    Engine::with_seed(
-        engine_config(cfg, signalling, shards),
-        shard as u16,
-        router,
-        seed,
-    )
-    .map_err(|e| e.to_string())
+    let mut e = Engine::with_seed(engine_config(cfg, signalling), shard as u16, router, seed)
+        .map_err(|e| e.to_string())?;
+    e.share_admission(adm.clone());
+    Ok(e)
 }
 
 /// The SIP URI the resolver is given for a gateway.

@@ -339,9 +339,10 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
         router: router_rx,
     };
     let mut shard_tx = Vec::with_capacity(n);
+    let adm = engine::admission(&cfg);
     for id in 0..n {
         let (tx, rx) = mpsc::channel(4096);
-        let engine = engine::build(&cfg, router.clone(), signalling, id, n, shard::seed(id))
+        let engine = engine::build(&cfg, router.clone(), signalling, id, &adm, shard::seed(id))
             .map_err(ServerError::Config)?;
         let s = shard::Shard::new(
             id,

@@ -454,6 +454,17 @@ impl Endpoint {
     /// Creates the server transaction for a new request. An INVITE enters Proceeding and,
     /// with [`Config::trying_on_accept`], is answered `100 Trying` at once.
     pub fn accept(&mut self, now: Instant, incoming: Incoming) -> Result<TxnId, AcceptError> {
+        self.accept_with(now, incoming, &[])
+    }
+
+    /// [`Endpoint::accept`] with extra headers on the `100 Trying` of an INVITE (a leg's own
+    /// headers such as `X-MS-SBC`, which Microsoft wants on every response, TI-17).
+    pub fn accept_with(
+        &mut self,
+        now: Instant,
+        incoming: Incoming,
+        trying_headers: &[(&[u8], &[u8])],
+    ) -> Result<TxnId, AcceptError> {
         if let Some(&id) = self.index.get(&incoming.key) {
             return Err(AcceptError::Duplicate(id));
         }
@@ -470,7 +481,7 @@ impl Endpoint {
         };
         let machine = if is_invite {
             let mut cx = self.cx(id, now);
-            Machine::ServerInvite(ServerInvite::start(&mut core, &mut cx))
+            Machine::ServerInvite(ServerInvite::start(&mut core, &mut cx, trying_headers))
         } else {
             Machine::ServerNonInvite(ServerNonInvite::start())
         };

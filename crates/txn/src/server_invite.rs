@@ -88,19 +88,27 @@ pub(crate) struct ServerInvite {
 
 impl ServerInvite {
     /// The TU accepted the INVITE: enter Proceeding and (by default) send 100 at once.
-    pub(crate) fn start(core: &mut Core, cx: &mut Cx<'_>) -> ServerInvite {
+    /// `headers` are added to the 100 (e.g. `X-MS-SBC` toward Microsoft, TI-17).
+    pub(crate) fn start(
+        core: &mut Core,
+        cx: &mut Cx<'_>,
+        headers: &[(&[u8], &[u8])],
+    ) -> ServerInvite {
         let mut last = None;
         if cx.cfg.trying_on_accept {
             let mut out = Vec::with_capacity(core.request.as_bytes().len().min(2048));
-            build::response_from(
+            let mut w = build::response_from(
                 &core.request,
                 Some(core.peer.addr),
                 100,
                 None,
                 None,
                 &mut out,
-            )
-            .finish(None, b"");
+            );
+            for (name, value) in headers {
+                w.header(name, value);
+            }
+            w.finish(None, b"");
             let trying = Bytes::from(out);
             cx.send(core, trying.clone());
             last = Some(trying);
