@@ -1,6 +1,7 @@
 //! The engine: the call table, the indices that find a call from a message or a transaction,
 //! the timer queue, and the entry points the shell drives.
 
+use core::cell::Cell;
 use core::cmp::Reverse;
 use core::time::Duration;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -79,6 +80,12 @@ pub(crate) struct Shared {
     pub(crate) adm: SharedAdmission,
     pub(crate) draining: bool,
     shard: u16,
+    /// The call the current input concerns, for [`Engine::recover_after_panic`]: set when
+    /// an input is matched to a call, cleared at the start of every input.
+    current: Cell<Option<CallKey>>,
+    /// The server transaction the current input accepted, answered 500 by the recovery if
+    /// the panic left it without a final response.
+    pub(crate) accepted: Cell<Option<TxnId>>,
 }
 
 /// The call engine of one shard. See the crate documentation for the model.
@@ -131,6 +138,8 @@ impl Engine {
                 adm,
                 draining: false,
                 shard,
+                current: Cell::new(None),
+                accepted: Cell::new(None),
             },
         })
     }
@@ -178,6 +187,49 @@ impl Engine {
     /// Call-ID index entries (two per call once its B leg exists).
     pub fn index_len(&self) -> usize {
         self.sh.index.values().map(Vec::len).sum()
+    }
+
+    /// After the shell caught a panic in one of this engine's inputs (architecture principle
+    /// 10): ends the call that input concerned, if it was matched to one: 500 to a pending
+    /// INVITE, BYE on established legs, CANCEL of a ringing attempt, CDR with
+    /// [`EndReason::Internal`]. Every other call is untouched. Returns the call ended. The
+    /// shell should contain a panic of this too (the call's state may be what is broken).
+    pub fn recover_after_panic(&mut self, now: Instant, ep: &mut Endpoint) -> Option<CallKey> {
+        let mut accepted = self.sh.accepted.take();
+        let key = self.sh.current.take();
+        if let Some(call) = key.and_then(|k| self.calls.get_mut(k)) {
+            if call.a.txn.is_some() {
+                call.cdr.status = 500;
+                // The caller's INVITE is answered by the call's end, with the call's tag.
+                if call.a.txn == accepted {
+                    accepted = None;
+                }
+            }
+        }
+        // A request accepted by that input and left unanswered gets its 500 first (the
+        // endpoint refuses it if a final response already went), so no transaction hangs.
+        if let Some(t) = accepted {
+            if let Some(req) = ep.request(t).cloned() {
+                let tag = Bytes::from(self.sh.ids.tag());
+                let tag = req.to_tag().is_none().then_some(&tag[..]);
+                let mut out = Vec::with_capacity(512);
+                let mut w = build::response(&req, 500, None, tag, &mut out);
+                self.sh.server_headers(&mut w, 0);
+                w.finish(None, b"");
+                let _ = ep.respond_bytes(now, t, out);
+            }
+        }
+        if let Some(key) = key {
+            self.hangup(
+                now,
+                ep,
+                key,
+                [true, true],
+                None,
+                (EndedBy::Sbc, EndReason::Internal),
+            );
+        }
+        key
     }
 
     /// Replaces this engine's admission counters with node-wide ones shared with the other
@@ -276,6 +328,8 @@ impl Engine {
 
     /// A message the endpoint dispatched.
     pub fn handle_dispatch(&mut self, now: Instant, ep: &mut Endpoint, d: Dispatch) {
+        self.sh.current.set(None);
+        self.sh.accepted.set(None);
         match d {
             Dispatch::Matched(_) | Dispatch::Dropped(_) => {}
             Dispatch::Incoming(inc) => self.on_incoming(now, ep, inc),
@@ -286,6 +340,16 @@ impl Engine {
 
     /// An event of the endpoint.
     pub fn handle_txn_event(&mut self, now: Instant, ep: &mut Endpoint, ev: Event) {
+        self.sh.current.set(None);
+        self.sh.accepted.set(None);
+        if let Event::Response { txn, .. }
+        | Event::Timeout { txn, .. }
+        | Event::TransportError { txn } = &ev
+        {
+            if let Some(r) = self.sh.txns.get(txn) {
+                self.sh.current.set(Some(r.call));
+            }
+        }
         match ev {
             Event::Terminated { txn } => {
                 self.sh.txns.remove(&txn);
@@ -581,6 +645,8 @@ impl Engine {
     // ----- timers --------------------------------------------------------------------------
 
     fn on_timer(&mut self, now: Instant, ep: &mut Endpoint, key: CallKey, kind: TimerKind) {
+        self.sh.current.set(Some(key));
+        self.sh.accepted.set(None);
         match kind {
             TimerKind::NoAnswer => self.on_no_answer(now, ep, key),
             TimerKind::RetxA => self.on_retx(now, ep, key, Side::A),
@@ -615,6 +681,7 @@ impl Engine {
             );
             return;
         }
+        ep.note_retransmission();
         if ep.respond(now, p.txn, p.msg.clone()).is_err() {
             ep.send_stateless(p.peer, p.msg.bytes().clone());
         }
@@ -693,7 +760,17 @@ impl Shared {
                 Side::A => from == Some(&e.tag[..]),
                 Side::B => to == Some(&e.tag[..]),
             })
-            .map(|e| (e.key, e.side))
+            .map(|e| self.note_current(e.key, e.side))
+    }
+
+    fn note_current(&self, key: CallKey, side: Side) -> (CallKey, Side) {
+        self.current.set(Some(key));
+        (key, side)
+    }
+
+    /// Records the call the current input concerns.
+    pub(crate) fn set_current(&self, key: CallKey) {
+        self.current.set(Some(key));
     }
 
     /// The call and side a response belongs to: A side by the caller's tag in To, B side by
@@ -706,7 +783,7 @@ impl Shared {
                 Side::A => to == Some(&e.tag[..]),
                 Side::B => from == Some(&e.tag[..]),
             })
-            .map(|e| (e.key, e.side))
+            .map(|e| self.note_current(e.key, e.side))
     }
 
     // ----- policy --------------------------------------------------------------------------

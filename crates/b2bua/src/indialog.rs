@@ -23,6 +23,7 @@ fn reack_2xx(leg: Option<&crate::call::Leg>, msg: &Message, ep: &mut Endpoint) {
     };
     if let Some((c, ack)) = &leg.last_ack {
         if msg.cseq().is_some_and(|x| x.seq == *c) {
+            ep.note_retransmission();
             ep.send_stateless(leg.dlg.next_hop(), ack.clone());
         }
     }
@@ -114,6 +115,7 @@ impl Engine {
     ) -> Option<TxnId> {
         let req = inc.message().clone();
         let txn = ep.accept(now, inc).ok()?;
+        self.sh.accepted.set(Some(txn));
         let mut out = Vec::with_capacity(512);
         let mut w = build::response(&req, status, None, None, &mut out);
         self.sh.server_headers(&mut w, policy);
@@ -218,7 +220,10 @@ impl Engine {
             .map_or(0, |l| l.policy);
         // A re-INVITE's 100 carries the leg's own headers (TI-17).
         let server = match ep.accept_with(now, inc, &self.sh.policy_pairs(from_policy)) {
-            Ok(t) => t,
+            Ok(t) => {
+                self.sh.accepted.set(Some(t));
+                t
+            }
             Err(AcceptError::Duplicate(_)) => return,
             Err(AcceptError::TableFull(inc)) => {
                 return self.reject(now, ep, *inc, 503, "transaction table full", &[])
@@ -513,6 +518,7 @@ impl Engine {
                 if msg.to_tag() == Some(&leg.dlg.remote_tag[..]) {
                     if let Some((c, ack)) = &leg.last_ack {
                         if msg.cseq().is_some_and(|x| x.seq == *c) {
+                            ep.note_retransmission();
                             ep.send_stateless(leg.dlg.next_hop(), ack.clone());
                         }
                     }

@@ -159,7 +159,10 @@ impl Engine {
         let invite = msg.clone();
         // The 100 carries the A leg's own headers too (X-MS-SBC on every response, TI-17).
         let txn = match ep.accept_with(now, inc, &self.sh.policy_pairs(a_policy)) {
-            Ok(t) => t,
+            Ok(t) => {
+                self.sh.accepted.set(Some(t));
+                t
+            }
             Err(e) => {
                 let names: Vec<&str> = counted.iter().map(String::as_str).collect();
                 self.sh.adm.release(&names);
@@ -218,6 +221,7 @@ impl Engine {
             cancel_reason: None,
         };
         let key = self.calls.insert(call);
+        self.sh.set_current(key);
         let Engine { calls, sh } = self;
         let Some(call) = calls.get_mut(key) else {
             return;
@@ -465,6 +469,7 @@ impl Engine {
             if msg.to_tag() == Some(&leg.dlg.remote_tag[..]) {
                 // A retransmission (RFC 6026 Accepted passes them up): ACK again if we did.
                 if let Some((_, ack)) = &leg.last_ack {
+                    ep.note_retransmission();
                     ep.send_stateless(leg.dlg.next_hop(), ack.clone());
                 }
                 return;
@@ -769,6 +774,7 @@ impl Engine {
         let Ok(ctxn) = ep.accept(now, inc) else {
             return;
         };
+        self.sh.accepted.set(Some(ctxn));
         let mut out = Vec::with_capacity(512);
         let tag_opt = (r.role == Role::AInvite).then_some(&tag[..]);
         let pol = match r.role {

@@ -144,3 +144,82 @@ fn mutated_traffic_never_panics_and_tables_drain() {
     }
     assert_drained(&mut sim);
 }
+
+/// A body policy with a bug: it panics on bodies containing "boom".
+#[derive(Debug)]
+struct Buggy;
+
+impl sbc_b2bua::BodyPolicy for Buggy {
+    fn rewrite(&self, ctx: &sbc_b2bua::BodyContext<'_>) -> sbc_b2bua::BodyAction {
+        assert!(
+            !ctx.body.windows(4).any(|w| w == b"boom"),
+            "bug triggered by this body"
+        );
+        sbc_b2bua::BodyAction::Pass
+    }
+}
+
+const SDP_BOOM: &str = "v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=boom\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
+
+/// Architecture principle 10 / issue 4: a panic in one call's processing ends that call
+/// (500 to the request that caused it, BYE to both legs, a CDR), is counted, and leaves
+/// every other call alone.
+#[test]
+fn a_panic_in_one_call_ends_that_call_and_no_other() {
+    let mut sim = world(default_config());
+    sim.dut.engine.set_body_policy(std::sync::Arc::new(Buggy));
+    let (mut a1, _b1, _, _) = answered_with(&mut sim, "calm-1", &[], &[]);
+    let (mut a2, _b2, _, _) = answered_with(&mut sim, "doomed-2", &[], &[]);
+    assert_eq!(sim.dut.engine.calls(), 2);
+    sim.ua(0).clear();
+    sim.ua(1).clear();
+    // A re-INVITE on call 2 trips the bug while it is being relayed.
+    sim.ua(0)
+        .send(&a2.request("INVITE", "re-boom", &[], SDP_BOOM), addr(SBC));
+    sim.run_for(ms(10));
+    assert_eq!(sim.dut.panics, 1);
+    assert_eq!(sim.dut.engine.calls(), 1, "only the doomed call ended");
+    // The re-INVITE got its final answer (no hung transaction) and the caller a BYE ...
+    sim.ua(0).expect_response(100);
+    let r = sim.ua(0).expect_response(500);
+    assert_eq!(r.call_id(), Some(&b"doomed-2"[..]));
+    let (t, bye) = sim.ua(0).expect_request(Method::Bye);
+    assert_eq!(bye.call_id(), Some(&b"doomed-2"[..]));
+    sim.ua(0).respond(t, response(&bye, 200, None, &[], ""));
+    // ... and so did the gateway, on call 2's B leg.
+    let (t, bye_b) = sim.ua(1).expect_request(Method::Bye);
+    sim.ua(1).respond(t, response(&bye_b, 200, None, &[], ""));
+    sim.run_for(ms(10));
+    let cdrs = sim.dut.cdrs();
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(cdrs[0].a_call_id, b"doomed-2");
+    assert_eq!(cdrs[0].reason, sbc_b2bua::EndReason::Internal);
+    // Call 1 is untouched: a BYE from Alice is relayed and answered as usual.
+    sim.ua(0).clear();
+    sim.ua(1).clear();
+    sim.ua(0)
+        .send(&a1.request("BYE", "bye-1", &[], ""), addr(SBC));
+    sim.run_for(ms(10));
+    let (t, bye1) = sim.ua(1).expect_request(Method::Bye);
+    sim.ua(1).respond(t, response(&bye1, 200, None, &[], ""));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(200);
+    assert_eq!(sim.dut.cdrs().len(), 2);
+    assert_drained(&mut sim);
+}
+
+/// A panic while a new INVITE is being set up: the caller gets 500, nothing is left.
+#[test]
+fn a_panic_during_setup_answers_500_and_leaves_nothing() {
+    let mut sim = world(default_config());
+    sim.dut.engine.set_body_policy(std::sync::Arc::new(Buggy));
+    sim.ua(0)
+        .send(&invite("boom-setup", &[], SDP_BOOM), addr(SBC));
+    sim.run_for(ms(10));
+    assert_eq!(sim.dut.panics, 1);
+    sim.ua(0).expect_response(100);
+    let r = sim.ua(0).expect_response(500);
+    assert_eq!(r.call_id(), Some(&b"boom-setup"[..]));
+    assert_eq!(sim.dut.cdrs().len(), 1);
+    assert_drained(&mut sim);
+}

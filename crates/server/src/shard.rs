@@ -48,6 +48,8 @@ pub(crate) struct Shard {
     control: Control,
     active_txns: i64,
     active_calls: i64,
+    /// The endpoint's retransmission count already added to the metric.
+    retransmissions: u64,
     stats: Arc<ShardStats>,
 }
 
@@ -102,6 +104,7 @@ impl Shard {
             control,
             active_txns: 0,
             active_calls: 0,
+            retransmissions: 0,
             stats: Arc::new(ShardStats::default()),
         })
     }
@@ -182,12 +185,25 @@ impl Shard {
     /// Runs core processing, containing a panic (architecture principle 10: input never
     /// panics, and if a bug does, it costs that input, not the shard): the panic is logged and
     /// counted and the shard goes on with its other calls.
+    /// Then the engine ends the call the input concerned (500 / BYE to its legs), itself
+    /// contained: that call's state may be what is broken.
     fn guarded(&mut self, f: impl FnOnce(&mut Engine, &mut Endpoint, &LocalPolicy)) {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
         let (engine, ep, local) = (&mut self.engine, &mut self.ep, &self.local);
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(engine, ep, local)));
-        if r.is_err() {
+        if catch_unwind(AssertUnwindSafe(|| f(engine, ep, local))).is_err() {
             self.control.metrics.panics.inc();
-            tracing::error!(shard = self.id, "panic in call processing contained");
+            let now = Instant::from_duration(self.epoch.elapsed());
+            match catch_unwind(AssertUnwindSafe(|| engine.recover_after_panic(now, ep))) {
+                Ok(call) => tracing::error!(
+                    shard = self.id,
+                    ?call,
+                    "panic in call processing contained; the call concerned was ended"
+                ),
+                Err(_) => tracing::error!(
+                    shard = self.id,
+                    "panic in call processing contained; ending its call panicked too"
+                ),
+            }
         }
     }
 
@@ -218,6 +234,12 @@ impl Shard {
                 .inc_by(calls - self.active_calls);
             self.active_calls = calls;
         }
+        let retx = self.ep.retransmissions();
+        self.control
+            .metrics
+            .retransmissions
+            .inc_by(retx - self.retransmissions);
+        self.retransmissions = retx;
         let txns = self.ep.len() as i64;
         self.control
             .metrics

@@ -101,7 +101,7 @@ impl ClientInvite {
         match (self.state, input) {
             // §17.1.1.2: retransmit and double A (no T2 cap for INVITE).
             (Calling, Input::Timer(Timer::A)) => {
-                cx.send(core, core.request.bytes().clone());
+                cx.resend(core, core.request.bytes().clone());
                 let next = core.timers.interval.saturating_mul(2);
                 cx.arm(core, Timer::A, next);
                 Flow::Stay
@@ -151,7 +151,7 @@ impl ClientInvite {
             // in the Completed state MUST cause the ACK to be re-passed to the transport".
             (Completed, Input::Response(msg)) if class(&msg) == Class::Failure => {
                 if let Some(ack) = &self.ack {
-                    cx.send(core, ack.clone());
+                    cx.resend(core, ack.clone());
                 }
                 Flow::Stay
             }

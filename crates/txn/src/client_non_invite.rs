@@ -102,7 +102,7 @@ impl ClientNonInvite {
             (Held, Input::Abandon) => Flow::Terminate,
             // §17.1.2.2: "the timer is reset with a value of MIN(2*T1, T2)" and so on.
             (Trying, Input::Timer(Timer::E)) => {
-                cx.send(core, core.request.bytes().clone());
+                cx.resend(core, core.request.bytes().clone());
                 let next = core.timers.interval.saturating_mul(2).min(cx.cfg.t2);
                 cx.arm(core, Timer::E, next);
                 Flow::Stay
@@ -111,7 +111,7 @@ impl ClientNonInvite {
             // the transport layer for retransmission, and Timer E MUST be reset with a value
             // of T2 seconds."
             (Proceeding, Input::Timer(Timer::E)) => {
-                cx.send(core, core.request.bytes().clone());
+                cx.resend(core, core.request.bytes().clone());
                 cx.arm(core, Timer::E, cx.cfg.t2);
                 Flow::Stay
             }

@@ -275,6 +275,7 @@ pub struct Endpoint {
     queue: Queue,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    retransmits: u64,
 }
 
 impl Endpoint {
@@ -290,6 +291,7 @@ impl Endpoint {
             queue: Queue::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            retransmits: 0,
         })
     }
 
@@ -297,6 +299,21 @@ impl Endpoint {
     #[inline]
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// Retransmissions the transactions have sent since the endpoint was created (requests
+    /// on Timers A/E, final responses on Timer G or a retransmitted request, ACKs re-sent for
+    /// a retransmitted final response): a cumulative counter for metrics.
+    #[inline]
+    pub fn retransmissions(&self) -> u64 {
+        self.retransmits
+    }
+
+    /// Counts a retransmission the TU sent itself (a 2xx it retransmits, an ACK it re-sends
+    /// for a retransmitted 2xx), so [`Endpoint::retransmissions`] covers both layers.
+    #[inline]
+    pub fn note_retransmission(&mut self) {
+        self.retransmits += 1;
     }
 
     /// Live transactions.
@@ -772,6 +789,7 @@ impl Endpoint {
             queue: &mut self.queue,
             transmits: &mut self.transmits,
             events: &mut self.events,
+            retransmits: &mut self.retransmits,
         }
     }
 
@@ -877,6 +895,7 @@ impl Endpoint {
             queue,
             transmits,
             events,
+            retransmits,
             ..
         } = self;
         let Some(txn) = slots
@@ -894,6 +913,7 @@ impl Endpoint {
             queue,
             transmits,
             events,
+            retransmits,
         };
         let core = &mut txn.core;
         let flow = match &mut txn.machine {

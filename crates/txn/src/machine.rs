@@ -88,6 +88,8 @@ pub(crate) struct Cx<'a> {
     pub(crate) queue: &'a mut Queue,
     pub(crate) transmits: &'a mut VecDeque<Transmit>,
     pub(crate) events: &'a mut VecDeque<Event>,
+    /// Retransmissions sent by every transaction (for the retransmissions metric).
+    pub(crate) retransmits: &'a mut u64,
 }
 
 impl Cx<'_> {
@@ -98,6 +100,13 @@ impl Cx<'_> {
             bytes,
             txn: Some(self.id),
         });
+    }
+
+    /// Queues a copy of something already sent (timer-driven or prompted by a retransmitted
+    /// request or response), counted.
+    pub(crate) fn resend(&mut self, core: &Core, bytes: Bytes) {
+        *self.retransmits += 1;
+        self.send(core, bytes);
     }
 
     /// Queues an event for the TU.

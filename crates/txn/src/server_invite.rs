@@ -135,7 +135,7 @@ impl ServerInvite {
             // to the transport layer for retransmission."
             (Proceeding | Completed, Input::Retransmission) => {
                 if let Some(last) = &self.last {
-                    cx.send(core, last.clone());
+                    cx.resend(core, last.clone());
                 }
                 Flow::Stay
             }
@@ -175,7 +175,7 @@ impl ServerInvite {
             }
             (Completed, Input::Timer(Timer::G)) => {
                 if let Some(last) = &self.last {
-                    cx.send(core, last.clone());
+                    cx.resend(core, last.clone());
                 }
                 let next = core.timers.interval.saturating_mul(2).min(cx.cfg.t2);
                 cx.arm(core, Timer::G, next);

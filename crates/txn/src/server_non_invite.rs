@@ -92,7 +92,7 @@ impl ServerNonInvite {
             (Trying, Input::Retransmission) => Flow::Stay,
             (Proceeding | Completed, Input::Retransmission) => {
                 if let Some(last) = &self.last {
-                    cx.send(core, last.clone());
+                    cx.resend(core, last.clone());
                 }
                 Flow::Stay
             }

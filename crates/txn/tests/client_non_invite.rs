@@ -39,6 +39,8 @@ fn timer_e_doubles_up_to_t2_then_timer_f_at_64_t1() {
         ]
     );
     assert!(h.ep.is_empty());
+    // Ten of the eleven transmissions were retransmissions (the metric's source).
+    assert_eq!(h.ep.retransmissions(), 10);
 }
 
 #[test]

@@ -45,6 +45,28 @@ fn accept_sends_100_at_once_and_retransmissions_get_the_last_provisional() {
     );
     assert!(h.take_events().is_empty(), "retransmissions are not events");
     assert_eq!(h.ep.poll_timeout(), None, "no timer in Proceeding");
+    // The 100 at 500 and the 180 at 1 500 were re-sent; the first 100 and 180 were not.
+    assert_eq!(h.ep.retransmissions(), 2);
+}
+
+#[test]
+fn accept_with_adds_headers_to_the_100() {
+    let mut h = H::new();
+    let inv = request("INVITE", Some("z9hG4bKs1h"));
+    let Dispatch::Incoming(inc) = h.ep.handle_message(h.now, inv, udp()) else {
+        panic!("new INVITE")
+    };
+    let now = h.now;
+    h.ep.accept_with(now, inc, &[(b"X-MS-SBC", b"Vendor/SBC/1.0")])
+        .unwrap();
+    h.collect();
+    let tx = h.take_transmits();
+    let trying = sbc_sip::Message::parse(tx[0].1.bytes.clone()).unwrap();
+    assert_eq!(
+        trying.get_raw(b"X-MS-SBC"),
+        Some(&b"Vendor/SBC/1.0"[..]),
+        "TI-17: X-MS-SBC on every response toward Microsoft, the 100 included"
+    );
 }
 
 #[test]

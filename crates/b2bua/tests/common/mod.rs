@@ -32,6 +32,8 @@ pub struct SbcNode {
     addr: SocketAddr,
     /// Transmits to this address fail (the shell reports a transport error).
     pub unreachable: Option<SocketAddr>,
+    /// Panics contained (as the shell does: the call concerned is ended, the rest goes on).
+    pub panics: u32,
     now: Instant,
 }
 
@@ -49,12 +51,24 @@ impl SbcNode {
             events: Vec::new(),
             addr: addr(SBC),
             unreachable: None,
+            panics: 0,
             now: Instant::ZERO,
         }
     }
 
+    /// What the shell's shard does: contain a panic, then let the engine end the call the
+    /// input concerned (itself contained).
+    fn guarded(&mut self, now: Instant, f: impl FnOnce(&mut Engine, &mut Endpoint)) {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+        let (engine, ep) = (&mut self.engine, &mut self.ep);
+        if catch_unwind(AssertUnwindSafe(|| f(engine, ep))).is_err() {
+            self.panics += 1;
+            let _ = catch_unwind(AssertUnwindSafe(|| engine.recover_after_panic(now, ep)));
+        }
+    }
+
     fn pump(&mut self, now: Instant) {
-        self.engine.drain_endpoint_events(now, &mut self.ep);
+        self.guarded(now, |engine, ep| engine.drain_endpoint_events(now, ep));
         while let Some(e) = self.engine.poll_event() {
             self.events.push(e);
         }
@@ -83,7 +97,7 @@ impl Node for SbcNode {
             return;
         };
         let d = self.ep.handle_message(now, msg, from);
-        self.engine.handle_dispatch(now, &mut self.ep, d);
+        self.guarded(now, |engine, ep| engine.handle_dispatch(now, ep, d));
         self.pump(now);
     }
 
@@ -117,7 +131,7 @@ impl Node for SbcNode {
     fn handle_timeout(&mut self, now: Instant) {
         self.ep.handle_timeout(now);
         self.pump(now);
-        self.engine.handle_timeout(now, &mut self.ep);
+        self.guarded(now, |engine, ep| engine.handle_timeout(now, ep));
         self.pump(now);
     }
 }
