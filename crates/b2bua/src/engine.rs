@@ -18,7 +18,9 @@ use crate::admission::SharedAdmission;
 use crate::body::{BodyAction, BodyContext, BodyPolicy, BodyRole, PassThrough};
 use crate::call::{Call, Leg, Session, Slab, TimerKind, N_TIMERS};
 use crate::config::{ConfigError, EngineConfig, LegPolicy};
-use crate::event::{CallKey, CallPhase, Cdr, EndReason, EndedBy, EngineEvent, Side};
+use crate::event::{
+    CallKey, CallPhase, Cdr, EndReason, EndedBy, EngineEvent, RefusedAttempt, Side,
+};
 use crate::ids::{IdGen, IdSource, SplitMix64};
 use crate::router::Router;
 use crate::wire::{self, dialog_request, Dialog, HeaderFilter, ReqLine};
@@ -492,6 +494,16 @@ impl Engine {
         headers: &[(&[u8], &[u8])],
     ) {
         let from = inc.from();
+        let attempt = (status >= 300 && inc.method() == Method::Invite).then(|| {
+            let m = inc.message();
+            Box::new(RefusedAttempt {
+                call_id: m.call_id().unwrap_or_default().to_vec(),
+                cseq: m.cseq().map_or(0, |c| c.seq),
+                calling: wire::user_part(m.from_raw()),
+                called: wire::user_part(m.to_raw()),
+                trunk_in: self.sh.router.source_trunk(m, from),
+            })
+        });
         let sh = &self.sh;
         let mut all: Vec<(&[u8], &[u8])> = Vec::with_capacity(headers.len() + 4);
         all.extend_from_slice(headers);
@@ -504,6 +516,7 @@ impl Engine {
                 why,
                 from,
                 at: now,
+                attempt,
             });
         }
     }

@@ -105,6 +105,21 @@ pub enum EndReason {
     Internal,
 }
 
+/// The identifiers of an INVITE refused before any state ([`EngineEvent::Rejected`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedAttempt {
+    /// Its Call-ID.
+    pub call_id: Vec<u8>,
+    /// Its CSeq number (with the Call-ID, tells a retransmission from a new attempt).
+    pub cseq: u32,
+    /// The user part of its From.
+    pub calling: Vec<u8>,
+    /// The user part of its To.
+    pub called: Vec<u8>,
+    /// The inbound trunk, when the router knows the source.
+    pub trunk_in: Option<String>,
+}
+
 /// One call detail record: one per accepted INVITE (an attempt that reached the engine's
 /// table), whatever its outcome. Times are [`Instant`]s; the shell converts to UTC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +183,9 @@ pub enum EngineEvent {
         from: Peer,
         /// When.
         at: Instant,
+        /// For a refused INVITE, what its call record needs (an attempt refused before
+        /// any state is still a call attempt: CDRs and ASR count it).
+        attempt: Option<Box<RefusedAttempt>>,
     },
     /// A target answered 503 with Retry-After: skipped by failover until `until`.
     TargetUnavailable {

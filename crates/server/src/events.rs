@@ -42,8 +42,39 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The refused INVITEs recently recorded, so a UDP retransmission of one (answered again,
+/// statelessly, by the engine) is not a second attempt. Bounded: the oldest is forgotten.
+#[derive(Debug, Default)]
+struct RecentRefusals {
+    order: std::collections::VecDeque<(Vec<u8>, u32)>,
+    set: std::collections::HashSet<(Vec<u8>, u32)>,
+}
+
+impl RecentRefusals {
+    /// Retransmissions arrive within 64*T1 (32 s); at the highest refusal rates this holds
+    /// a few seconds' worth, which covers the usual 0.5–4 s retransmission gaps.
+    const CAP: usize = 16_384;
+
+    /// True the first time this (Call-ID, CSeq) is seen.
+    fn first(&mut self, call_id: &[u8], cseq: u32) -> bool {
+        let k = (call_id.to_vec(), cseq);
+        if self.set.contains(&k) {
+            return false;
+        }
+        if self.order.len() >= Self::CAP {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        self.order.push_back(k.clone());
+        self.set.insert(k);
+        true
+    }
+}
+
 /// Runs until every shard has dropped its sender.
 pub async fn consume(mut rx: mpsc::Receiver<EngineEvent>, sinks: Sinks) {
+    let mut recent = RecentRefusals::default();
     while let Some(ev) = rx.recv().await {
         match ev {
             EngineEvent::Cdr(c) => {
@@ -100,9 +131,48 @@ pub async fn consume(mut rx: mpsc::Receiver<EngineEvent>, sinks: Sinks) {
                     }
                 }
             }
-            EngineEvent::Rejected { status, why, .. } => {
+            EngineEvent::Rejected {
+                status,
+                why,
+                at,
+                attempt,
+                ..
+            } => {
                 sinks.metrics.response(status);
                 sinks.metrics.admission_rejected(why);
+                // A refused INVITE is a call attempt too: counted for ASR and recorded.
+                if let Some(a) = attempt.filter(|a| recent.first(&a.call_id, a.cseq)) {
+                    let trunk_in = a.trunk_in.clone().unwrap_or_default();
+                    let m = sinks.metrics.trunk(&trunk_in);
+                    m.attempts.inc();
+                    m.final_status(status);
+                    if let Some(sink) = &sinks.cdr {
+                        let t = sinks.clock.utc(at);
+                        let mut rec = CdrRecord {
+                            node: sinks.node.clone(),
+                            call_id: text(&a.call_id),
+                            tenant: None,
+                            trunk_in,
+                            trunk_out: None,
+                            calling: text(&a.calling),
+                            called: text(&a.called),
+                            invite_at: t,
+                            first_18x_at: None,
+                            answer_at: None,
+                            end_at: t,
+                            duration_ms: 0,
+                            setup_delay_ms: None,
+                            final_status: status,
+                            q850_cause: None,
+                            ended_by: EndedBy::Sbc,
+                            emergency: false,
+                        };
+                        rec.fill_durations();
+                        if sink.record(rec).is_err() {
+                            tracing::error!("CDR writer closed: record lost");
+                        }
+                    }
+                }
             }
             EngineEvent::CallState { .. } | EngineEvent::TargetUnavailable { .. } => {}
         }
@@ -111,3 +181,22 @@ pub async fn consume(mut rx: mpsc::Receiver<EngineEvent>, sinks: Sinks) {
 
 /// Shortest wait between drain progress checks.
 pub const DRAIN_POLL: Duration = Duration::from_millis(50);
+
+#[cfg(test)]
+mod tests {
+    use super::RecentRefusals;
+
+    #[test]
+    fn a_retransmitted_refusal_is_one_attempt_and_memory_is_bounded() {
+        let mut r = RecentRefusals::default();
+        assert!(r.first(b"c1", 1));
+        assert!(!r.first(b"c1", 1), "retransmission");
+        assert!(r.first(b"c1", 2), "a new attempt with the same Call-ID");
+        for i in 0..RecentRefusals::CAP as u32 {
+            r.first(b"flood", i);
+        }
+        assert_eq!(r.order.len(), RecentRefusals::CAP);
+        assert_eq!(r.set.len(), RecentRefusals::CAP);
+        assert!(r.first(b"c1", 1), "forgotten once out of the window");
+    }
+}
