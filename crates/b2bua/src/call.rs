@@ -211,6 +211,9 @@ pub(crate) struct Call {
     pub(crate) counted: Vec<String>,
     /// Reason header value to put on the CANCEL we send (relayed from the caller's CANCEL).
     pub(crate) cancel_reason: Option<Bytes>,
+    /// The call's log span (info level, numbers redacted): every log line about the call
+    /// names it as parent.
+    pub(crate) span: tracing::Span,
 }
 
 impl Call {

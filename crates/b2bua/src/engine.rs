@@ -81,7 +81,7 @@ pub(crate) struct Shared {
     pub(crate) txns: HashMap<TxnId, TxnRef>,
     pub(crate) adm: SharedAdmission,
     pub(crate) draining: bool,
-    shard: u16,
+    pub(crate) shard: u16,
     /// The call the current input concerns, for [`Engine::recover_after_panic`]: set when
     /// an input is matched to a call, cleared at the start of every input.
     current: Cell<Option<CallKey>>,
@@ -629,6 +629,14 @@ impl Engine {
         sh.adm.release(&counted);
         sh.body.call_ended(key);
         let (by, reason) = call.cdr.ended.unwrap_or((by, reason));
+        tracing::info!(
+            parent: &call.span,
+            status = call.cdr.status,
+            ended_by = ?by,
+            ?reason,
+            attempts = call.b.attempts,
+            "call ended"
+        );
         sh.events.push_back(EngineEvent::CallState {
             call: key,
             phase: CallPhase::Ended,
@@ -719,6 +727,7 @@ impl Shared {
     ) {
         if call.phase != phase {
             call.phase = phase;
+            tracing::info!(parent: &call.span, ?phase, "call phase");
             self.events.push_back(EngineEvent::CallState {
                 call: key,
                 phase,

@@ -219,6 +219,7 @@ impl Engine {
             },
             counted,
             cancel_reason: None,
+            span: tracing::Span::none(),
         };
         let key = self.calls.insert(call);
         self.sh.set_current(key);
@@ -230,6 +231,7 @@ impl Engine {
         let a_tag = sub_bytes(&call.a.invite, call.a.invite.from_tag().unwrap_or_default());
         sh.index_add(a_cid, a_tag, Side::A, key);
         sh.track(txn, key, Role::AInvite);
+        call.span = call_span(sh.shard, key, &call.a.invite);
         sh.events.push_back(EngineEvent::CallState {
             call: key,
             phase: CallPhase::Proceeding,
@@ -936,4 +938,27 @@ fn retry_after_text(hint: u32, default: u32) -> String {
         hint
     };
     v.max(1).to_string()
+}
+
+/// The span of a new call: its identifiers, and its numbers redacted (they appear in full
+/// only in the debug event inside it).
+fn call_span(shard: u16, key: CallKey, invite: &Message) -> tracing::Span {
+    let calling = wire::user_part(invite.from_raw());
+    let called = wire::user_part(invite.to_raw());
+    let span = tracing::info_span!(
+        "call",
+        shard,
+        call = key.index,
+        call_id = %String::from_utf8_lossy(invite.call_id().unwrap_or_default()),
+        from = %wire::Redacted(&calling),
+        to = %wire::Redacted(&called),
+    );
+    tracing::info!(parent: &span, "call accepted");
+    tracing::debug!(
+        parent: &span,
+        from = %String::from_utf8_lossy(&calling),
+        to = %String::from_utf8_lossy(&called),
+        "call numbers"
+    );
+    span
 }

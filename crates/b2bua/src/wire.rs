@@ -136,6 +136,27 @@ pub(crate) fn user_part(value: Option<&[u8]>) -> Vec<u8> {
     }
 }
 
+/// A telephone number for logs at info level (issue 4: numbers redacted): short codes (six
+/// characters or fewer: service and emergency numbers) as they are, longer numbers with only
+/// their first three and last two characters, so routing can still be followed.
+pub struct Redacted<'a>(pub &'a [u8]);
+
+impl core::fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let n = self.0.len();
+        for (i, &b) in self.0.iter().enumerate() {
+            let shown = n <= 6 || i < 3 || i + 2 >= n;
+            let c = if shown && b.is_ascii_graphic() {
+                b as char
+            } else {
+                '*'
+            };
+            core::fmt::Write::write_char(f, c)?;
+        }
+        Ok(())
+    }
+}
+
 /// The URI of the first Contact, as a slice of the message's buffer.
 pub(crate) fn contact_uri(msg: &Message) -> Option<Bytes> {
     let (_, v) = msg.values(HeaderName::Contact).next()?;

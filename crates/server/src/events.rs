@@ -95,13 +95,6 @@ pub async fn consume(mut rx: mpsc::Receiver<EngineEvent>, sinks: Sinks) {
                     (sbc_b2bua::EndedBy::Callee, _) => EndedBy::Callee,
                     (sbc_b2bua::EndedBy::Sbc, _) => EndedBy::Sbc,
                 };
-                tracing::info!(
-                    status = c.status,
-                    trunk_in = %trunk_in,
-                    trunk_out = c.trunk_out.as_deref().unwrap_or(""),
-                    reason = ?c.reason,
-                    "call ended"
-                );
                 if let Some(sink) = &sinks.cdr {
                     let clock = sinks.clock;
                     let mut rec = CdrRecord {
