@@ -225,9 +225,9 @@
 //! dialogs other than the caller's BYE (481; UPDATE/INFO before the answer are refused), an
 //! answer in PRACK for an offer received in a reliable 18x (delayed offer + 100rel),
 //! reliable provisionals toward the caller, relaying 18x with SDP of a re-INVITE
-//! reliably, per-tenant routing, media. The transaction layer has no way to abandon an
-//! INVITE client transaction whose CANCEL is never answered: such a B leg costs one
-//! endpoint slot until its peer sends a final response (the call itself is gone).
+//! reliably, per-tenant routing, media. (An INVITE client transaction whose CANCEL is
+//! never followed by a final response is destroyed by the transaction layer 64*T1 after the
+//! CANCEL, RFC 3261 §9.1, so a silent peer costs a timer, not a slot.)
 
 mod admission;
 mod body;

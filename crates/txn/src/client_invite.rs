@@ -113,6 +113,21 @@ impl ClientInvite {
                 });
                 Flow::Terminate
             }
+            // §9.1: "If there is no final response for the original request in 64*T1
+            // seconds ... the client SHOULD then consider the original transaction
+            // cancelled and SHOULD destroy the client transaction handling the original
+            // request." Timer B is re-armed for that when the CANCEL goes out.
+            (Proceeding, Input::CancelSent) => {
+                cx.arm(core, Timer::B, cx.t1x64());
+                Flow::Stay
+            }
+            (Proceeding, Input::Timer(Timer::B)) => {
+                cx.event(Event::Timeout {
+                    txn: id,
+                    timer: Timer::B,
+                });
+                Flow::Terminate
+            }
             (Calling | Completed, Input::TransportError) => {
                 cx.event(Event::TransportError { txn: id });
                 Flow::Terminate
@@ -121,7 +136,11 @@ impl ClientInvite {
                 // "In the Proceeding state, the client transaction SHOULD NOT retransmit
                 // the request any longer": A and B are disarmed.
                 Class::Provisional => {
-                    core.timers.clear();
+                    // Only on entering Proceeding: later provisionals must not disarm the
+                    // abandon timer a CANCEL armed (below).
+                    if self.state == Calling {
+                        core.timers.clear();
+                    }
                     self.state = Proceeding;
                     cx.event(Event::Response { txn: id, msg });
                     Flow::Stay
@@ -175,7 +194,8 @@ impl ClientInvite {
                 | Input::Ack(_)
                 | Input::Respond(_)
                 | Input::Release
-                | Input::Abandon,
+                | Input::Abandon
+                | Input::CancelSent,
             ) => Flow::Stay,
         }
     }

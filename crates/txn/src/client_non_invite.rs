@@ -150,7 +150,8 @@ impl ClientNonInvite {
                 | Input::Ack(_)
                 | Input::Respond(_)
                 | Input::Release
-                | Input::Abandon,
+                | Input::Abandon
+                | Input::CancelSent,
             ) => Flow::Stay,
         }
     }

@@ -713,6 +713,9 @@ impl Endpoint {
             ci.cancel = Some(id);
             ci.cancel_held = held;
         }
+        if !held {
+            let _ = self.drive_one(now, None, invite, Input::CancelSent);
+        }
         Ok(id)
     }
 
@@ -877,7 +880,11 @@ impl Endpoint {
             _ => None,
         };
         if let Some((c, input)) = release {
+            let sent = matches!(input, Input::Release);
             let _ = self.drive_one(now, Some(now), c, input);
+            if sent {
+                let _ = self.drive_one(now, Some(now), id, Input::CancelSent);
+            }
         }
         Ok(flow)
     }

@@ -37,6 +37,8 @@ pub(crate) enum Input {
     Release,
     /// The INVITE a held CANCEL waits for ended without one: never send (§9.1).
     Abandon,
+    /// To an INVITE client transaction: its CANCEL went out (§9.1: give up after 64*T1).
+    CancelSent,
 }
 
 /// A machine's verdict after one input.

@@ -216,7 +216,8 @@ impl ServerInvite {
                 | Input::TransportError
                 | Input::Response(_)
                 | Input::Release
-                | Input::Abandon,
+                | Input::Abandon
+                | Input::CancelSent,
             ) => Flow::Stay,
         })
     }

@@ -124,7 +124,8 @@ impl ServerNonInvite {
                 | Input::Ack(_)
                 | Input::Response(_)
                 | Input::Release
-                | Input::Abandon,
+                | Input::Abandon
+                | Input::CancelSent,
             ) => Flow::Stay,
         })
     }

@@ -302,3 +302,54 @@ fn cancel_with_a_reason_header() {
         .take_events()
         .contains(&(32_000, c_id, E::Timeout(Timer::F))));
 }
+
+/// §9.1: an INVITE whose CANCEL got its 200 but which never receives a final response is
+/// destroyed 64*T1 after the CANCEL went out (a peer that stops answering costs a timer, not
+/// a transaction slot forever). A provisional after the CANCEL does not disarm that.
+#[test]
+fn an_invite_never_finished_after_its_cancel_is_abandoned_at_64_t1() {
+    let mut h = H::new();
+    let inv = invite_with_route("z9hG4bKab1");
+    let inv_id = h.send(inv.clone(), udp());
+    h.at(300);
+    h.recv(response(&inv, 180, Some("b1")), udp());
+    h.at(1_000);
+    let c_id = h.ep.cancel(h.now, inv_id).unwrap();
+    h.collect();
+    h.take_transmits();
+    h.at(1_050);
+    let cancel = Message::parse(h.ep.request(c_id).unwrap().as_bytes().to_vec()).unwrap();
+    h.recv(response(&cancel, 200, Some("b1")), udp());
+    h.at(5_000);
+    h.recv(response(&inv, 183, Some("b1")), udp());
+    h.take_events();
+    // Still there just before 1 000 + 64*500 ms, gone at it.
+    h.at(32_999);
+    assert!(h.ep.state(inv_id).is_some());
+    h.at(33_000);
+    assert_eq!(h.ep.state(inv_id), None);
+    let ev = h.take_events();
+    assert!(
+        ev.contains(&(33_000, inv_id, E::Timeout(Timer::B))),
+        "{ev:?}"
+    );
+    assert!(ev.contains(&(33_000, inv_id, E::Terminated)), "{ev:?}");
+}
+
+/// The same when the CANCEL was held until the first provisional (§9.1): the 64*T1 count
+/// starts when it is released.
+#[test]
+fn a_held_cancel_starts_the_abandon_timer_when_released() {
+    let mut h = H::new();
+    let inv = invite_with_route("z9hG4bKab2");
+    let inv_id = h.send(inv.clone(), udp());
+    h.at(100);
+    let _c_id = h.ep.cancel(h.now, inv_id).unwrap();
+    h.at(2_000);
+    h.recv(response(&inv, 100, None), udp());
+    h.take_events();
+    h.at(33_999);
+    assert!(h.ep.state(inv_id).is_some());
+    h.at(34_000);
+    assert_eq!(h.ep.state(inv_id), None);
+}
