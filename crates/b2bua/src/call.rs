@@ -113,6 +113,8 @@ pub(crate) struct Early {
 pub(crate) struct Attempt {
     pub(crate) no: u8,
     pub(crate) target: Target,
+    /// The leg policy this attempt presents (the trunk's, with routing's Contact).
+    pub(crate) policy: usize,
     pub(crate) txn: TxnId,
     pub(crate) call_id: Bytes,
     pub(crate) tag: Bytes,
@@ -192,6 +194,7 @@ pub(crate) struct CdrDraft {
     pub(crate) q850: Option<u16>,
     pub(crate) trunk_in: Option<String>,
     pub(crate) trunk_out: Option<String>,
+    pub(crate) tenant: Option<String>,
     pub(crate) ended: Option<(EndedBy, EndReason)>,
 }
 

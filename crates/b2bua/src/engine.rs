@@ -71,6 +71,9 @@ pub(crate) struct Shared {
     /// 0: A side, 1: B side, 2..: trunks.
     pub(crate) policies: Vec<LegPolicy>,
     pub(crate) policy_by_trunk: HashMap<String, usize>,
+    /// Variants of a policy with another Contact (per-tenant FQDNs, TI-14), interned: one
+    /// entry per (policy, contact) ever used, so legs keep a plain index.
+    contact_variants: HashMap<(usize, String), usize>,
     pub(crate) filter: HeaderFilter,
     pub(crate) ids: IdGen,
     pub(crate) router: Arc<dyn Router>,
@@ -129,6 +132,7 @@ impl Engine {
                 cfg,
                 policies,
                 policy_by_trunk,
+                contact_variants: HashMap::new(),
                 filter,
                 ids: idgen,
                 router,
@@ -607,7 +611,7 @@ impl Engine {
         }
         if call.b.leg.is_none() {
             if let Some(att) = &call.b.cur {
-                let pol = sh.trunk_policy(Some(&att.target.trunk), Side::B);
+                let pol = att.policy;
                 let mut hdrs: Vec<(&[u8], &[u8])> = call
                     .cancel_reason
                     .as_ref()
@@ -649,6 +653,7 @@ impl Engine {
             calling: wire::user_part(call.a.invite.from_raw()),
             called: wire::user_part(call.a.invite.to_raw()),
             trunk_in: call.cdr.trunk_in.take(),
+            tenant: call.cdr.tenant.take(),
             trunk_out: call.cdr.trunk_out.take(),
             attempts: call.b.attempts,
             invite_at: call.cdr.invite_at,
@@ -809,6 +814,22 @@ impl Shared {
     }
 
     // ----- policy --------------------------------------------------------------------------
+
+    /// `policy`, or its variant presenting `contact` as our Contact.
+    pub(crate) fn with_contact(&mut self, policy: usize, contact: Option<&str>) -> usize {
+        let Some(c) = contact.filter(|c| *c != self.policies[policy].contact) else {
+            return policy;
+        };
+        if let Some(&i) = self.contact_variants.get(&(policy, c.to_string())) {
+            return i;
+        }
+        let mut p = self.policies[policy].clone();
+        p.contact = c.to_string();
+        let i = self.policies.len();
+        self.policies.push(p);
+        self.contact_variants.insert((policy, c.to_string()), i);
+        i
+    }
 
     pub(crate) fn trunk_policy(&self, trunk: Option<&str>, side: Side) -> usize {
         trunk

@@ -136,6 +136,8 @@ pub struct Cdr {
     pub called: Vec<u8>,
     /// The inbound trunk, if the router named one.
     pub trunk_in: Option<String>,
+    /// The tenant, if routing named one.
+    pub tenant: Option<String>,
     /// The trunk of the last B-leg attempt.
     pub trunk_out: Option<String>,
     /// How many B-leg INVITEs were sent (failover, redirects).

@@ -20,6 +20,40 @@ pub struct Target {
     pub request_uri: Vec<u8>,
     /// The outbound trunk name (admission limits, header/leg policy, CDRs).
     pub trunk: String,
+    /// How the call presents itself on each leg when a copy of the caller's identities is
+    /// not enough (Teams: tenant FQDNs in From and Contact, TI-13/TI-14).
+    pub presentation: Presentation,
+}
+
+impl Target {
+    /// A target that copies the caller's From and To and uses the trunk's Contact.
+    pub fn new(peer: Peer, request_uri: Vec<u8>, trunk: impl Into<String>) -> Target {
+        Target {
+            peer,
+            request_uri,
+            trunk: trunk.into(),
+            presentation: Presentation::default(),
+        }
+    }
+}
+
+/// Per-call presentation decided by routing. Every field defaults to "as the leg's policy
+/// or the caller's request says".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Presentation {
+    /// The B leg's From, a name-addr without tag (TI-13:
+    /// `<sip:+15550001@tenant.carrier.example;user=phone>`); `None` copies the caller's.
+    pub from: Option<Vec<u8>>,
+    /// The B leg's To, a name-addr without tag; `None` copies the caller's.
+    pub to: Option<Vec<u8>>,
+    /// Our Contact URI on the B leg (TI-14: the tenant subdomain FQDN, never an IP);
+    /// `None` uses the trunk's.
+    pub contact: Option<String>,
+    /// Our Contact URI on the A leg (our answers to Microsoft name the tenant FQDN too);
+    /// `None` uses the inbound trunk's. Read from the first target.
+    pub a_contact: Option<String>,
+    /// The tenant the call belongs to (CDRs, logs). Read from the first target.
+    pub tenant: Option<String>,
 }
 
 /// What the router decided for a new INVITE.
@@ -228,11 +262,7 @@ impl Router for StaticRouter {
             Some(r) if !r.gateways.is_empty() => RouteDecision::Targets(
                 r.gateways
                     .iter()
-                    .map(|g| Target {
-                        peer: g.peer,
-                        request_uri: gateway_uri(req, g.peer),
-                        trunk: g.trunk.clone(),
-                    })
+                    .map(|g| Target::new(g.peer, gateway_uri(req, g.peer), g.trunk.clone()))
                     .collect(),
             ),
             Some(_) => RouteDecision::Reject {

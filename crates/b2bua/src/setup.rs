@@ -156,6 +156,10 @@ impl Engine {
             }
         }
         let a_policy = self.sh.trunk_policy(trunk_in.as_deref(), Side::A);
+        let a_policy = self
+            .sh
+            .with_contact(a_policy, first.presentation.a_contact.as_deref());
+        let tenant = first.presentation.tenant.clone();
         let invite = msg.clone();
         // The 100 carries the A leg's own headers too (X-MS-SBC on every response, TI-17).
         let txn = match ep.accept_with(now, inc, &self.sh.policy_pairs(a_policy)) {
@@ -215,6 +219,7 @@ impl Engine {
                 q850: None,
                 trunk_in,
                 trunk_out: None,
+                tenant,
                 ended: None,
             },
             counted,
@@ -279,11 +284,18 @@ impl Engine {
         };
         let a = &call.a.invite;
         let policy = sh.trunk_policy(Some(&target.trunk), Side::B);
+        let policy = sh.with_contact(policy, target.presentation.contact.as_deref());
         let call_id = Bytes::from(sh.ids.call_id());
         let tag = Bytes::from(sh.ids.tag());
         let branch = sh.ids.branch();
-        let from_uri = Bytes::from(wire::strip_tag(a.from_raw().unwrap_or_default()));
-        let to_uri = Bytes::from(wire::strip_tag(a.to_raw().unwrap_or_default()));
+        let from_uri = match &target.presentation.from {
+            Some(f) => Bytes::from(f.clone()),
+            None => Bytes::from(wire::strip_tag(a.from_raw().unwrap_or_default())),
+        };
+        let to_uri = match &target.presentation.to {
+            Some(t) => Bytes::from(t.clone()),
+            None => Bytes::from(wire::strip_tag(a.to_raw().unwrap_or_default())),
+        };
         let cseq = 1u32;
         let mf = a.max_forwards().unwrap_or(70).saturating_sub(1);
         let session_asked = sh
@@ -331,6 +343,7 @@ impl Engine {
         call.b.cur = Some(Attempt {
             no,
             target,
+            policy,
             txn,
             call_id,
             tag,
@@ -391,7 +404,7 @@ impl Engine {
         let Some(att) = call.b.cur.as_mut() else {
             return;
         };
-        let policy = sh.trunk_policy(Some(&att.target.trunk), Side::B);
+        let policy = att.policy;
         let to_tag = msg.to_tag().map(|t| sub_bytes(&msg, t));
         let early_idx = to_tag
             .as_ref()
@@ -487,7 +500,7 @@ impl Engine {
         let Some(txn) = call.a.txn.take() else {
             return;
         };
-        let b_policy = sh.trunk_policy(Some(&att.target.trunk), Side::B);
+        let b_policy = att.policy;
         let remote_tag = msg.to_tag().map(|t| sub_bytes(&msg, t)).unwrap_or_default();
         let mut rs = wire::record_route(&msg);
         rs.reverse();
@@ -642,10 +655,10 @@ impl Engine {
             if call.b.redirects < max && !call.sent_18x {
                 if let Some(uri) = redirect_uri(&msg) {
                     call.b.redirects += 1;
+                    // Same gateway, trunk and presentation; only the Request-URI changes.
                     let t = Target {
-                        peer: att.target.peer,
                         request_uri: uri,
-                        trunk: att.target.trunk.clone(),
+                        ..att.target.clone()
                     };
                     if self.send_attempt(now, ep, key, t, None) {
                         return;

@@ -443,3 +443,81 @@ fn every_message_we_build_toward_a_leg_carries_its_added_headers() {
         .filter(|p| p.to.addr == addr(GW1))
         .all(|p| !p.text().contains("X-MS-SBC")));
 }
+
+/// A Teams-like route: the B leg presents tenant identities (TI-12..TI-14).
+#[derive(Debug)]
+struct TenantRoute;
+
+impl Router for TenantRoute {
+    fn route(&self, _req: &Message, _from: Peer) -> RouteDecision {
+        let mut t = sbc_b2bua::Target::new(
+            Peer::new(sbc_txn::Transport::Udp, addr(GW1)),
+            b"sip:+15551234@sip.pstnhub.microsoft.com;user=phone".to_vec(),
+            "teams",
+        );
+        t.presentation = sbc_b2bua::Presentation {
+            from: Some(b"\"Alice\" <sip:+15550001@t1.sbc.example.com;user=phone>".to_vec()),
+            to: Some(b"<sip:+15551234@sip.pstnhub.microsoft.com;user=phone>".to_vec()),
+            contact: Some("sip:t1.sbc.example.com:5061;transport=tls".into()),
+            a_contact: Some("sip:gw-side.sbc.example.net:5060".into()),
+            tenant: Some("tenant-1".into()),
+        };
+        RouteDecision::Targets(vec![t])
+    }
+}
+
+/// TI-13/TI-14: the B-leg INVITE carries the From, To and Contact routing chose (tenant FQDN,
+/// never an IP), in-dialog requests on that leg keep that Contact, the caller sees our
+/// A-side Contact, and the CDR names the tenant.
+#[test]
+fn routing_presentation_shapes_from_to_and_contact_per_leg() {
+    let mut sim = world_with(default_config(), Arc::new(TenantRoute));
+    let (mut a, mut b, b_inv, ok) = answered_with(&mut sim, "pres-1", &[], &[]);
+    assert_eq!(
+        header(&b_inv, HeaderName::From).unwrap(),
+        format!(
+            "\"Alice\" <sip:+15550001@t1.sbc.example.com;user=phone>;tag={}",
+            String::from_utf8_lossy(b_inv.from_tag().unwrap())
+        )
+    );
+    assert_eq!(
+        header(&b_inv, HeaderName::To).unwrap(),
+        "<sip:+15551234@sip.pstnhub.microsoft.com;user=phone>"
+    );
+    assert_eq!(
+        header(&b_inv, HeaderName::Contact).unwrap(),
+        "<sip:t1.sbc.example.com:5061;transport=tls>"
+    );
+    assert_eq!(
+        header(&ok, HeaderName::Contact).unwrap(),
+        "<sip:gw-side.sbc.example.net:5060>"
+    );
+    // A re-INVITE relayed toward the B leg keeps the tenant Contact.
+    sim.ua(1).clear();
+    sim.ua(0)
+        .send(&a.request("INVITE", "re-1", &[], SDP_A), addr(SBC));
+    sim.run_for(ms(10));
+    let (t, re) = sim.ua(1).expect_request(Method::Invite);
+    assert_eq!(
+        header(&re, HeaderName::Contact).unwrap(),
+        "<sip:t1.sbc.example.com:5061;transport=tls>"
+    );
+    sim.ua(1).respond(
+        t,
+        response(&re, 200, None, &["Contact: <sip:gw@127.0.0.1:5080>"], SDP_B),
+    );
+    sim.run_for(ms(10));
+    // End from the B side.
+    sim.ua(0).clear();
+    sim.ua(1)
+        .send(&b.request("BYE", "bye-p", &[], ""), addr(SBC));
+    sim.run_for(ms(10));
+    let (t, bye) = sim.ua(0).expect_request(Method::Bye);
+    assert_eq!(bye.call_id(), Some(&b"pres-1"[..]));
+    sim.ua(0).respond(t, response(&bye, 200, None, &[], ""));
+    sim.run_for(ms(10));
+    let cdrs = sim.dut.cdrs();
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(cdrs[0].tenant.as_deref(), Some("tenant-1"));
+    assert_eq!(cdrs[0].trunk_out.as_deref(), Some("teams"));
+}

@@ -100,7 +100,7 @@ pub async fn consume(mut rx: mpsc::Receiver<EngineEvent>, sinks: Sinks) {
                     let mut rec = CdrRecord {
                         node: sinks.node.clone(),
                         call_id: text(&c.a_call_id),
-                        tenant: None,
+                        tenant: c.tenant.clone(),
                         trunk_in,
                         trunk_out: c.trunk_out.clone(),
                         calling: text(&c.calling),
