@@ -24,8 +24,12 @@ pub struct LegPolicy {
     /// Session refreshes we send on this leg use UPDATE when the peer allows it (else
     /// re-INVITE; TI-15/TI-30 want re-INVITE toward Microsoft).
     pub refresh_with_update: bool,
-    /// Headers added to every message we send on this leg (`X-MS-SBC`, TI-17).
+    /// Headers added to every message we send on this leg (`X-MS-SBC`, TI-17). With
+    /// `headers.remove` naming the same header this is a replace rule.
     pub add_headers: Vec<(String, String)>,
+    /// Which headers of the other leg may cross into this one; `None`: the engine-wide
+    /// [`EngineConfig::headers`].
+    pub headers: Option<HeaderPolicy>,
 }
 
 impl LegPolicy {
@@ -38,6 +42,7 @@ impl LegPolicy {
             prack: true,
             refresh_with_update: false,
             add_headers: Vec::new(),
+            headers: None,
         }
     }
 }

@@ -74,7 +74,9 @@ pub(crate) struct Shared {
     /// Variants of a policy with another Contact (per-tenant FQDNs, TI-14), interned: one
     /// entry per (policy, contact) ever used, so legs keep a plain index.
     contact_variants: HashMap<(usize, String), usize>,
-    pub(crate) filter: HeaderFilter,
+    /// The header filter of each policy (parallel to `policies`): what may cross into a leg
+    /// is decided by that leg's policy.
+    filters: Vec<HeaderFilter>,
     pub(crate) ids: IdGen,
     pub(crate) router: Arc<dyn Router>,
     pub(crate) body: Arc<dyn BodyPolicy>,
@@ -123,7 +125,10 @@ impl Engine {
             policy_by_trunk.insert(name.clone(), policies.len());
             policies.push(cfg.trunks[name].clone());
         }
-        let filter = HeaderFilter::new(&cfg.headers);
+        let filters = policies
+            .iter()
+            .map(|p| HeaderFilter::new(p.headers.as_ref().unwrap_or(&cfg.headers)))
+            .collect();
         let idgen = IdGen::new(ids, shard, &cfg.loop_token, cfg.call_id_suffix.as_deref());
         let adm = SharedAdmission::new(cfg.limits, cfg.trunk_limits.clone());
         Ok(Engine {
@@ -133,7 +138,7 @@ impl Engine {
                 policies,
                 policy_by_trunk,
                 contact_variants: HashMap::new(),
-                filter,
+                filters,
                 ids: idgen,
                 router,
                 body: Arc::new(PassThrough),
@@ -560,7 +565,7 @@ impl Engine {
             let mut out = Vec::with_capacity(512);
             let (mut w, peer) = sh.start_request(&mut out, &leg.dlg, leg.policy, b"BYE", cseq, 70);
             if let Some(m) = src {
-                sh.filter.copy(&mut w, m, &[], false);
+                sh.filter(leg.policy).copy(&mut w, m, &[], false);
             }
             w.finish(None, b"");
             let _ = ep.send_request_bytes(now, out, peer);
@@ -815,6 +820,11 @@ impl Shared {
 
     // ----- policy --------------------------------------------------------------------------
 
+    /// The header filter for messages written toward a leg with this policy.
+    pub(crate) fn filter(&self, policy: usize) -> &HeaderFilter {
+        &self.filters[policy]
+    }
+
     /// `policy`, or its variant presenting `contact` as our Contact.
     pub(crate) fn with_contact(&mut self, policy: usize, contact: Option<&str>) -> usize {
         let Some(c) = contact.filter(|c| *c != self.policies[policy].contact) else {
@@ -827,6 +837,7 @@ impl Shared {
         p.contact = c.to_string();
         let i = self.policies.len();
         self.policies.push(p);
+        self.filters.push(self.filters[policy].clone());
         self.contact_variants.insert((policy, c.to_string()), i);
         i
     }
@@ -927,7 +938,7 @@ impl Shared {
         let sent = match body {
             Some((m, from)) => {
                 let has = !m.body().is_empty();
-                self.filter.copy(&mut w, m, &[], has);
+                self.filter(leg.policy).copy(&mut w, m, &[], has);
                 self.finish_body(w, key, from, BodyRole::Answer, Some(m))
             }
             None => {

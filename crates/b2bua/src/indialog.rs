@@ -263,8 +263,9 @@ impl Engine {
             _ => &[],
         };
         let has_body = !req.body().is_empty();
-        sh.filter.copy(&mut w, &req, also, has_body);
-        sh.filter.copy_raw(&mut w, &req, &[b"Info-Package"]);
+        sh.filter(leg.policy).copy(&mut w, &req, also, has_body);
+        sh.filter(leg.policy)
+            .copy_raw(&mut w, &req, &[b"Info-Package"]);
         let role = if oa { BodyRole::Offer } else { BodyRole::Other };
         let body = sh.finish_body(w, key, from, role, Some(&req));
         let client = match ep.send_request_bytes(now, out, peer) {
@@ -328,8 +329,10 @@ impl Engine {
             if status > 100 && r.method == Method::Invite {
                 let mut out = Vec::with_capacity(msg.as_bytes().len() + 256);
                 let mut w = build::response(&r.request, status, msg.reason(), None, &mut out);
-                sh.server_headers(&mut w, call.leg(r.from).map_or(0, |l| l.policy));
-                sh.filter.copy(&mut w, &msg, &[], !msg.body().is_empty());
+                let pol = call.leg(r.from).map_or(0, |l| l.policy);
+                sh.server_headers(&mut w, pol);
+                sh.filter(pol)
+                    .copy(&mut w, &msg, &[], !msg.body().is_empty());
                 sh.finish_body(w, key, to, BodyRole::Early, Some(&msg));
                 let _ = ep.respond_bytes(now, r.server, out);
             }
@@ -377,7 +380,8 @@ impl Engine {
             }
         }
         sh.server_headers(&mut w, x_policy);
-        sh.filter.copy(&mut w, &msg, &[], !msg.body().is_empty());
+        sh.filter(x_policy)
+            .copy(&mut w, &msg, &[], !msg.body().is_empty());
         let role = match (is_oa, relay.offer) {
             (true, true) => BodyRole::Answer,
             (true, false) => BodyRole::Offer,

@@ -324,7 +324,7 @@ impl Engine {
         w.header(b"User-Agent", sh.cfg.product.as_bytes());
         sh.add_policy_headers(&mut w, policy);
         let has_body = !a.body().is_empty();
-        sh.filter.copy(&mut w, a, &[], has_body);
+        sh.filter(policy).copy(&mut w, a, &[], has_body);
         let body = sh.finish_body(w, key, Side::A, BodyRole::Offer, Some(a));
         let msg = match Message::parse(Bytes::from(out)) {
             Ok(m) => m,
@@ -462,7 +462,7 @@ impl Engine {
         }
         sh.server_headers(&mut w, call.a.policy);
         let has_body = !msg.body().is_empty();
-        sh.filter.copy(&mut w, &msg, &[], has_body);
+        sh.filter(call.a.policy).copy(&mut w, &msg, &[], has_body);
         sh.finish_body(w, key, Side::B, BodyRole::Early, Some(&msg));
         let _ = ep.respond_bytes(now, txn, out);
         if !call.sent_18x {
@@ -555,7 +555,7 @@ impl Engine {
         }
         sh.server_headers(&mut w, call.a.policy);
         let has_body = !msg.body().is_empty();
-        sh.filter.copy(&mut w, &msg, &[], has_body);
+        sh.filter(call.a.policy).copy(&mut w, &msg, &[], has_body);
         let role = if offer_sent {
             BodyRole::Answer
         } else {
@@ -752,7 +752,8 @@ impl Engine {
             sh.server_headers(&mut w, call.a.policy);
             match src {
                 Some(m) => {
-                    sh.filter.copy(&mut w, m, &[], !m.body().is_empty());
+                    sh.filter(call.a.policy)
+                        .copy(&mut w, m, &[], !m.body().is_empty());
                     sh.finish_body(w, key, Side::B, BodyRole::Other, Some(m));
                     if let Some(c) = wire::q850(m) {
                         call.cdr.q850 = Some(c);

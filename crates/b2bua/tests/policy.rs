@@ -521,3 +521,51 @@ fn routing_presentation_shapes_from_to_and_contact_per_leg() {
     assert_eq!(cdrs[0].tenant.as_deref(), Some("tenant-1"));
     assert_eq!(cdrs[0].trunk_out.as_deref(), Some("teams"));
 }
+
+/// Issue 4: header policy per trunk. The gateway trunk drops P-Asserted-Identity, admits
+/// X-Carrier-Info, and replaces Priority (remove + add); the caller's leg keeps the
+/// engine-wide policy.
+#[test]
+fn per_trunk_header_policy_with_a_replace_rule() {
+    let mut cfg = default_config();
+    let mut gw = cfg.b_side.clone();
+    gw.headers = Some(sbc_b2bua::HeaderPolicy {
+        copy_extra: vec!["X-Carrier-Info".into()],
+        remove: vec!["P-Asserted-Identity".into(), "Priority".into()],
+        ..sbc_b2bua::HeaderPolicy::default()
+    });
+    gw.add_headers.push(("Priority".into(), "normal".into()));
+    cfg.trunks.insert("gw1".into(), gw);
+    let mut sim = world(cfg);
+    let inv = invite("tp-1", &["X-Carrier-Info: abc", "Priority: urgent"], SDP_A);
+    sim.ua(0).send(&inv, addr(SBC));
+    sim.run_for(ms(10));
+    let (t, b) = sim.ua(1).expect_request(Method::Invite);
+    assert_eq!(headers_named(&b, "X-Carrier-Info"), ["abc"]);
+    assert_eq!(headers_named(&b, "Priority"), ["normal"]);
+    assert!(b.get(HeaderName::PAssertedIdentity).is_none());
+    // Toward the caller the engine-wide list applies: the gateway's PAI crosses back,
+    // its X-Carrier-Info does not.
+    sim.ua(1).respond(
+        t,
+        response(
+            &b,
+            180,
+            Some("g1"),
+            &[
+                "Contact: <sip:gw@127.0.0.1:5080>",
+                "P-Asserted-Identity: <sip:+15551234@gw.example.com>",
+                "X-Carrier-Info: back",
+            ],
+            "",
+        ),
+    );
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(100);
+    let r = sim.ua(0).expect_response(180);
+    assert_eq!(
+        header(&r, HeaderName::PAssertedIdentity).unwrap(),
+        "<sip:+15551234@gw.example.com>"
+    );
+    assert!(headers_named(&r, "X-Carrier-Info").is_empty());
+}
