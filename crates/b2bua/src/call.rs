@@ -217,6 +217,32 @@ pub(crate) struct Call {
     /// The call's log span (info level, numbers redacted): every log line about the call
     /// names it as parent.
     pub(crate) span: tracing::Span,
+    /// A transfer under way (REFER terminated here, TI-26).
+    pub(crate) transfer: Option<Box<Transfer>>,
+    /// Call-IDs of dialogs added after setup (a transfer's new dialog), for the index.
+    pub(crate) more_call_ids: Vec<Bytes>,
+}
+
+/// A blind transfer the engine carries out (see `transfer.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct Transfer {
+    /// The side whose peer referred (the new INVITE goes to that peer).
+    pub(crate) side: Side,
+    /// The new INVITE (client transaction).
+    pub(crate) txn: TxnId,
+    pub(crate) call_id: Bytes,
+    pub(crate) tag: Bytes,
+    pub(crate) from_uri: Bytes,
+    pub(crate) to_uri: Bytes,
+    pub(crate) request_uri: Bytes,
+    pub(crate) peer: Peer,
+    pub(crate) policy: usize,
+    /// The offer sent (Content-Type, body).
+    pub(crate) body: Option<(Bytes, Bytes)>,
+    /// The transferor's dialog once the new one took its slot, until its BYE.
+    pub(crate) old: Option<Leg>,
+    /// The transferor sent BYE before the new call answered.
+    pub(crate) transferor_gone: bool,
 }
 
 impl Call {

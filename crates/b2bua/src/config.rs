@@ -30,6 +30,9 @@ pub struct LegPolicy {
     /// Which headers of the other leg may cross into this one; `None`: the engine-wide
     /// [`EngineConfig::headers`].
     pub headers: Option<HeaderPolicy>,
+    /// What a REFER from this leg's peer gets (TI-26: the Teams trunk terminates them; list
+    /// REFER in `allow` then, TI-16).
+    pub refer: crate::ReferMode,
 }
 
 impl LegPolicy {
@@ -43,6 +46,7 @@ impl LegPolicy {
             refresh_with_update: false,
             add_headers: Vec::new(),
             headers: None,
+            refer: crate::ReferMode::Reject,
         }
     }
 }

@@ -36,8 +36,10 @@ pub(crate) enum Role {
     /// from, or our client transaction on the other side (to `Side`).
     RelayServer,
     RelayClient(Side),
-    /// Our session refresh on this side (client).
+    /// Our session refresh (or re-offer) on this side (client).
     Refresh(Side),
+    /// The INVITE of a transfer (client).
+    Transfer,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -391,6 +393,7 @@ impl Engine {
             Role::BInvite(no) => self.on_b_response(now, ep, r.call, txn, no, msg),
             Role::RelayClient(to) => self.on_relay_response(now, ep, r.call, txn, to, msg),
             Role::Refresh(side) => self.on_refresh_response(now, ep, r.call, side, txn, msg),
+            Role::Transfer => self.on_transfer_response(now, ep, r.call, txn, msg),
             Role::AInvite | Role::RelayServer => {}
         }
     }
@@ -405,6 +408,7 @@ impl Engine {
         match r.role {
             Role::BInvite(no) => self.on_b_failure_local(now, ep, r.call, txn, no, status),
             Role::RelayClient(_) => self.on_relay_failure(now, ep, r.call, txn, status),
+            Role::Transfer => self.on_transfer_failure(now, ep, r.call, status),
             Role::Refresh(_) => self.hangup(
                 now,
                 ep,
@@ -586,10 +590,14 @@ impl Engine {
         by: EndedBy,
         reason: EndReason,
     ) {
+        self.end_transfer(now, ep, key);
         let Some(mut call) = self.calls.remove(key) else {
             return;
         };
         let sh = &mut self.sh;
+        for cid in &call.more_call_ids {
+            sh.index_remove(cid, key);
+        }
         if let Some(txn) = call.a.txn.take() {
             let status = if status >= 300 { status } else { 500 };
             let mut out = Vec::with_capacity(512);
@@ -773,7 +781,7 @@ impl Shared {
             .push(IndexEntry { tag, side, key });
     }
 
-    fn index_remove(&mut self, call_id: &[u8], key: CallKey) {
+    pub(crate) fn index_remove(&mut self, call_id: &[u8], key: CallKey) {
         if let Some(v) = self.index.get_mut(call_id) {
             v.retain(|e| e.key != key);
             if v.is_empty() {

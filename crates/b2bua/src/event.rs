@@ -103,6 +103,8 @@ pub enum EndReason {
     Redirected,
     /// The transaction layer refused something (table full, internal error).
     Internal,
+    /// The transferor left and the transfer's new call failed (TI-26).
+    TransferFailed,
 }
 
 /// The identifiers of an INVITE refused before any state ([`EngineEvent::Rejected`]).

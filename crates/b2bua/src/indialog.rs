@@ -43,6 +43,10 @@ impl Engine {
         let Some((key, side)) = self.sh.lookup_request(inc.message()) else {
             return self.reject(now, ep, inc, 481, "no such dialog", &[]);
         };
+        // The transferor's dialog after a transfer took its place (TI-26).
+        let Some(inc) = self.on_old_dialog(now, ep, key, inc) else {
+            return;
+        };
         let Some(call) = self.calls.get_mut(key) else {
             return self.reject(now, ep, inc, 481, "no such dialog", &[]);
         };
@@ -83,7 +87,13 @@ impl Engine {
             leg.dlg.remote_cseq = cseq;
         }
         match method {
-            Method::Bye => self.on_bye(now, ep, key, side, inc),
+            Method::Bye => {
+                // During a transfer the transferor's BYE ends only its dialog.
+                if let Some(inc) = self.on_transferor_bye(now, ep, key, side, inc) {
+                    self.on_bye(now, ep, key, side, inc)
+                }
+            }
+            Method::Refer => self.on_refer(now, ep, key, side, inc),
             Method::Invite | Method::Update => self.on_offer_request(now, ep, key, side, inc),
             Method::Info | Method::Notify | Method::Message | Method::Options => {
                 self.relay(now, ep, key, side, inc, false)
@@ -105,7 +115,7 @@ impl Engine {
     }
 
     /// Accepts a request and answers it at once with `status`.
-    fn answer(
+    pub(crate) fn answer(
         &mut self,
         now: Instant,
         ep: &mut Endpoint,

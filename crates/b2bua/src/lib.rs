@@ -219,9 +219,18 @@
 //! status toward the caller, who ended it and why, trunks in/out, calling and called user
 //! parts, Q.850 cause from a Reason header).
 //!
+//! # Transfers
+//!
+//! A REFER from a leg whose policy says [`ReferMode::Terminate`] is carried out here
+//! (TI-26, `transfer.rs`): 202 and NOTIFYs (`message/sipfrag`) on the transferor's dialog,
+//! a new INVITE to the transferor's peer with the Refer-To URI and Referred-By untouched and
+//! the SDP last sent to it, the new dialog taking the transferor's place on answer, and the
+//! remaining party re-offered the new party's SDP. A BYE from the transferor during or after
+//! the transfer ends only its dialog. Other legs answer REFER with 501.
+//!
 //! # Not done yet
 //!
-//! REFER/transfer (TI-26, answered 501 in dialogs), Replaces, requests inside early
+//! Replaces (TI-27), requests inside early
 //! dialogs other than the caller's BYE (481; UPDATE/INFO before the answer are refused), an
 //! answer in PRACK for an offer received in a reliable 18x (delayed offer + 100rel),
 //! reliable provisionals toward the caller, relaying 18x with SDP of a re-INVITE
@@ -239,6 +248,7 @@ mod ids;
 mod indialog;
 mod router;
 mod setup;
+mod transfer;
 mod wire;
 
 pub use admission::SharedAdmission;
@@ -254,3 +264,4 @@ pub use router::{
     gateway_uri, Cidr, CidrError, Gateway, Presentation, RouteDecision, Router, StaticRoute,
     StaticRouter, Target,
 };
+pub use transfer::ReferMode;

@@ -225,6 +225,8 @@ impl Engine {
             counted,
             cancel_reason: None,
             span: tracing::Span::none(),
+            transfer: None,
+            more_call_ids: Vec::new(),
         };
         let key = self.calls.insert(call);
         self.sh.set_current(key);
