@@ -267,6 +267,8 @@ impl ElinStore {
         location: Option<&LocationInfo>,
         now_ms: u64,
     ) -> PresentedCaller {
+        // Expire first: ELINs whose window passed are free again for the LRU choice.
+        self.expire(now_ms);
         let caller = norm(caller);
         let st = self.stamp(now_ms);
         let ck = key(tenant, &caller);
@@ -327,7 +329,6 @@ impl ElinStore {
                 source: ElinSource::None,
             },
         };
-        self.expire(now_ms);
         self.evict_to_bound();
         out
     }
