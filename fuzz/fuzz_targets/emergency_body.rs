@@ -6,7 +6,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sbc_emergency::{extract_location, locate_sdp, replace_sdp, scan_pidf, LocationOptions, ScanOptions};
+use sbc_emergency::{
+    extract_location, locate_sdp, replace_sdp, scan_pidf, LocationOptions, ScanOptions,
+};
 use sbc_sip::multipart::parse_multipart_with;
 use sbc_sip::Message;
 
@@ -17,8 +19,12 @@ fn take(data: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((boundary, rest)) = take(data) else { return };
-    let Some((new_sdp, body)) = take(rest) else { return };
+    let Some((boundary, rest)) = take(data) else {
+        return;
+    };
+    let Some((new_sdp, body)) = take(rest) else {
+        return;
+    };
     let mut ct = b"multipart/mixed;boundary=\"".to_vec();
     ct.extend_from_slice(boundary);
     ct.push(b'"');
@@ -41,7 +47,10 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             assert_eq!(&out[..loc.range.start], &body[..loc.range.start]);
-            assert_eq!(&out[loc.range.start + new_sdp.len()..], &body[loc.range.end..]);
+            assert_eq!(
+                &out[loc.range.start + new_sdp.len()..],
+                &body[loc.range.end..]
+            );
         }
         Err(why) => {
             std::hint::black_box(why.to_string());
