@@ -264,3 +264,55 @@ fn elin_config_errors() {
     assert_eq!(p.location_options("plain").key_element, None);
     assert_eq!(p.admission(100).reserve.total_capacity, 100);
 }
+
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Random call sequences against a simple model: size bound, every callback target is
+        /// a caller that really called within the window, the last caller on an ELIN wins, a
+        /// caller is a callback right after calling.
+        #[test]
+        fn store_matches_model(
+            ops in proptest::collection::vec((0u8..6, 0u64..200_000, any::<bool>()), 1..60),
+            max in 1usize..8,
+        ) {
+            let p = policy(&CFG.replace("max_entries = 100", &format!("max_entries = {max}")));
+            let window = 600_000u64;
+            let mut s = ElinStore::new(p.callback_config());
+            let loc = location(&p, "contoso", &pidf_civic("Bldg 7 Floor 2", "LIS"));
+            let mut now = 0u64;
+            let mut last_call: HashMap<String, u64> = HashMap::new();
+            let mut elin_owner: HashMap<String, String> = HashMap::new();
+            for (who, dt, with_loc) in ops {
+                now += dt;
+                let caller = format!("+1555000{who}");
+                let out = s.on_emergency_call(p.elin(), "contoso", &caller, with_loc.then_some(&loc), now);
+                last_call.insert(caller.clone(), now);
+                let elin = out.elin.clone().unwrap();
+                elin_owner.insert(elin.clone(), caller.clone());
+                let st = s.stats();
+                prop_assert!(st.callers + st.bindings <= max);
+                if max >= 2 {
+                    // The newest caller and binding are never the ones evicted.
+                    prop_assert!(s.is_callback("contoso", &caller, now));
+                    prop_assert_eq!(s.callback("contoso", &elin, now).unwrap().route_to, caller.clone());
+                }
+                for e in ["+14255550100", "+14255550101", "+14255550102"] {
+                    if let Some(cb) = s.callback("contoso", e, now) {
+                        prop_assert_eq!(elin_owner.get(e), Some(&cb.route_to));
+                        let t = last_call[&cb.route_to];
+                        prop_assert!(now < t + window);
+                    }
+                }
+            }
+            let before = s.stats();
+            prop_assert_eq!(s.expire(now + window), before.callers + before.bindings);
+            prop_assert_eq!(s.stats().callers + s.stats().bindings, 0);
+        }
+    }
+}
