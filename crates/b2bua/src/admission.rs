@@ -80,9 +80,15 @@ impl Gate {
         }
     }
 
-    /// `Err(retry_after_hint)` when this gate refuses.
+    /// `Err(retry_after_hint)` when this gate refuses a normal call (emergency calls and
+    /// callbacks are never checked, only counted: TI-40).
     fn check(&mut self, now: Instant) -> Result<(), (u32, &'static str)> {
-        if self.limits.max_calls.is_some_and(|m| self.active >= m) {
+        let reserved = self.limits.reserved;
+        if self
+            .limits
+            .max_calls
+            .is_some_and(|m| self.active >= m.saturating_sub(reserved))
+        {
             return Err((0, "concurrent call limit"));
         }
         if let Some(b) = &mut self.bucket {
@@ -195,12 +201,20 @@ impl SharedAdmission {
 
     /// Checks every gate again and counts the call, atomically: two shards admitting at the
     /// same instant cannot both take the last slot.
-    pub(crate) fn try_commit(&self, trunks: &[&str], now: Instant) -> Result<(), Refusal> {
+    /// A priority call (emergency, callback) is counted without being checked.
+    pub(crate) fn try_commit(
+        &self,
+        trunks: &[&str],
+        now: Instant,
+        priority: bool,
+    ) -> Result<(), Refusal> {
         let mut g = self.lock();
-        g.global
-            .check(now)
-            .map_err(|(retry_after, why)| Refusal { retry_after, why })?;
-        g.check_trunks(trunks, now)?;
+        if !priority {
+            g.global
+                .check(now)
+                .map_err(|(retry_after, why)| Refusal { retry_after, why })?;
+            g.check_trunks(trunks, now)?;
+        }
         g.global.commit();
         for t in trunks {
             if let Some(gate) = g.gate(t, now) {
@@ -276,13 +290,14 @@ mod tests {
                 max_calls: None,
                 cps: Some(2),
                 burst: Some(2),
+                reserved: 0,
             },
             HashMap::new(),
         );
         let now = ms(0);
         for _ in 0..2 {
             assert!(a.check_global(now).is_ok());
-            a.try_commit(&[], now).unwrap();
+            a.try_commit(&[], now, false).unwrap();
         }
         let r = a.check_global(now).unwrap_err();
         assert_eq!(r.why, "calls-per-second limit");
@@ -305,9 +320,9 @@ mod tests {
         let a = SharedAdmission::new(Limits::default(), tl);
         let now = ms(0);
         assert!(a.check_trunks(&["gw", "other"], now).is_ok());
-        a.try_commit(&["gw", "other"], now).unwrap();
+        a.try_commit(&["gw", "other"], now, false).unwrap();
         assert_eq!(
-            a.try_commit(&["gw"], now).unwrap_err().why,
+            a.try_commit(&["gw"], now, false).unwrap_err().why,
             "trunk concurrent call limit"
         );
         assert_eq!(
@@ -343,19 +358,42 @@ mod tests {
         );
         let b = a.clone();
         let now = ms(0);
-        a.try_commit(&[], now).unwrap();
-        b.try_commit(&[], now).unwrap();
-        a.try_commit(&[], now).unwrap();
+        a.try_commit(&[], now, false).unwrap();
+        b.try_commit(&[], now, false).unwrap();
+        a.try_commit(&[], now, false).unwrap();
         assert_eq!(
-            b.try_commit(&[], now).unwrap_err().why,
+            b.try_commit(&[], now, false).unwrap_err().why,
             "concurrent call limit"
         );
         assert!(a.check_global(now).is_err());
         b.release(&[]);
         assert_eq!(a.active(), 2);
-        a.try_commit(&[], now).unwrap();
+        a.try_commit(&[], now, false).unwrap();
         let p = Peer::new(sbc_txn::Transport::Udp, "192.0.2.9:5060".parse().unwrap());
         a.mark_unavailable(p, ms(5_000));
         assert!(!b.is_available(p, ms(1_000)));
+    }
+
+    #[test]
+    fn reserved_share_is_for_priority_calls_only() {
+        // TI-40: 4 calls, 1 of them reserved for emergency calls and callbacks.
+        let a = SharedAdmission::new(
+            Limits {
+                max_calls: Some(4),
+                cps: Some(1),
+                burst: Some(3),
+                reserved: 1,
+            },
+            HashMap::new(),
+        );
+        let now = ms(0);
+        for _ in 0..3 {
+            a.try_commit(&[], now, false).unwrap();
+        }
+        assert!(a.try_commit(&[], now, false).is_err(), "the reserve");
+        // Past the reserve, the call limit and the empty CPS bucket alike.
+        a.try_commit(&[], now, true).unwrap();
+        a.try_commit(&[], now, true).unwrap();
+        assert_eq!(a.active(), 5);
     }
 }

@@ -195,6 +195,7 @@ pub(crate) struct CdrDraft {
     pub(crate) trunk_in: Option<String>,
     pub(crate) trunk_out: Option<String>,
     pub(crate) tenant: Option<String>,
+    pub(crate) emergency: bool,
     pub(crate) ended: Option<(EndedBy, EndReason)>,
 }
 

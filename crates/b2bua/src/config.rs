@@ -105,6 +105,9 @@ pub struct Limits {
     pub cps: Option<u32>,
     /// Bucket size (default: the CPS value, at least 1).
     pub burst: Option<u32>,
+    /// Of `max_calls`, this many only emergency calls and callbacks may use (TI-40): normal
+    /// calls are refused from `max_calls - reserved` on.
+    pub reserved: u32,
 }
 
 /// RFC 4028 session timers.
@@ -146,6 +149,8 @@ pub struct EngineConfig {
     pub trunk_limits: HashMap<String, Limits>,
     /// Most calls in the table whatever the limits (memory bound).
     pub max_calls: usize,
+    /// Of `max_calls`, table slots only emergency calls and callbacks may take (TI-40).
+    pub emergency_slots: usize,
     /// Retry-After (seconds) on 503s the engine sends for admission.
     pub retry_after: u32,
     /// Ring without answer for this long: CANCEL the B leg, answer `no_answer_status`.
@@ -176,6 +181,7 @@ impl Default for EngineConfig {
             limits: Limits::default(),
             trunk_limits: HashMap::new(),
             max_calls: 100_000,
+            emergency_slots: 1_000,
             retry_after: 5,
             no_answer: Duration::from_secs(180),
             no_answer_status: 480,
@@ -199,6 +205,8 @@ pub enum ConfigError {
     BadSessionTimers,
     /// A header name is not a token.
     BadHeaderName(String),
+    /// `emergency_slots` must leave room for other calls (`< max_calls`).
+    BadEmergencySlots,
 }
 
 impl fmt::Display for ConfigError {
@@ -210,6 +218,7 @@ impl fmt::Display for ConfigError {
                 f.write_str("session timers: min_se >= 90 and interval >= min_se required")
             }
             ConfigError::BadHeaderName(n) => write!(f, "{n:?} is not a header name"),
+            ConfigError::BadEmergencySlots => f.write_str("emergency_slots must be < max_calls"),
         }
     }
 }
@@ -235,6 +244,9 @@ impl EngineConfig {
             if st.min_se < 90 || st.interval < st.min_se {
                 return Err(ConfigError::BadSessionTimers);
             }
+        }
+        if self.emergency_slots >= self.max_calls {
+            return Err(ConfigError::BadEmergencySlots);
         }
         let pol = [&self.a_side, &self.b_side];
         for p in pol.into_iter().chain(self.trunks.values()) {

@@ -667,6 +667,7 @@ impl Engine {
             called: wire::user_part(call.a.invite.to_raw()),
             trunk_in: call.cdr.trunk_in.take(),
             tenant: call.cdr.tenant.take(),
+            emergency: call.cdr.emergency,
             trunk_out: call.cdr.trunk_out.take(),
             attempts: call.b.attempts,
             invite_at: call.cdr.invite_at,

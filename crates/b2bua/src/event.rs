@@ -140,6 +140,8 @@ pub struct Cdr {
     pub trunk_in: Option<String>,
     /// The tenant, if routing named one.
     pub tenant: Option<String>,
+    /// Routing classified it as an emergency call (TI-38).
+    pub emergency: bool,
     /// The trunk of the last B-leg attempt.
     pub trunk_out: Option<String>,
     /// How many B-leg INVITEs were sent (failover, redirects).

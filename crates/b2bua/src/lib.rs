@@ -261,7 +261,7 @@ pub use engine::Engine;
 pub use event::{CallKey, CallPhase, Cdr, EndReason, EndedBy, EngineEvent, RefusedAttempt, Side};
 pub use ids::{shard_of, shard_of_tag, IdSource, SplitMix64, CALL_ID_PREFIX};
 pub use router::{
-    gateway_uri, Cidr, CidrError, Gateway, Presentation, RouteDecision, Router, StaticRoute,
-    StaticRouter, Target,
+    gateway_uri, CallClass, Cidr, CidrError, Gateway, Presentation, RouteDecision, Router,
+    StaticRoute, StaticRouter, Target,
 };
 pub use transfer::ReferMode;

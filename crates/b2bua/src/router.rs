@@ -71,9 +71,36 @@ pub enum RouteDecision {
     Targets(Vec<Target>),
 }
 
+/// What kind of call a new INVITE is, decided before any other policy (TI-38).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CallClass {
+    /// Subject to every limit.
+    #[default]
+    Normal,
+    /// An emergency call (TI-38..TI-40): admitted while draining, past the call and CPS
+    /// limits (global and per trunk) and into the reserved share of the call table.
+    Emergency,
+    /// A PSAP callback to a recent emergency caller (TI-42): the same admission as an
+    /// emergency call.
+    Callback,
+}
+
+impl CallClass {
+    /// Emergency or callback: never refused for capacity.
+    pub fn is_priority(self) -> bool {
+        self != CallClass::Normal
+    }
+}
+
 /// Decides where new calls go. Must be cheap and must not block: it runs on the shard's
 /// message path (slow lookups belong in the shell, principle 12).
 pub trait Router: fmt::Debug + Send + Sync {
+    /// Classifies a validated, out-of-dialog INVITE before admission (TI-38: emergency
+    /// dial strings and `urn:service:sos*` are matched before any other rule).
+    fn classify(&self, _req: &Message, _from: Peer) -> CallClass {
+        CallClass::Normal
+    }
+
     /// Routes a validated, out-of-dialog INVITE that arrived from `from`.
     fn route(&self, req: &Message, from: Peer) -> RouteDecision;
 

@@ -17,7 +17,7 @@ use crate::call::{
 };
 use crate::engine::{is_invite_2xx, sub_bytes, Engine, Role, Shared};
 use crate::event::{CallKey, CallPhase, EndReason, EndedBy, EngineEvent, Side};
-use crate::router::{RouteDecision, Target};
+use crate::router::{CallClass, RouteDecision, Target};
 use crate::wire::{self, Dialog};
 
 /// Statuses after which the next target is tried (TI-18; RFC 3261 §16.7 spirit).
@@ -48,8 +48,12 @@ impl Engine {
         if looped {
             return self.reject(now, ep, inc, 482, "loop detected", &[]);
         }
+        // TI-38: emergency calls and callbacks are recognised before any other policy, and
+        // nothing that is about capacity refuses them (TI-40, TI-42).
+        let class = self.sh.router.classify(msg, from);
+        let priority = class.is_priority();
         let ra = self.sh.cfg.retry_after.to_string();
-        if self.sh.draining {
+        if self.sh.draining && !priority {
             return self.reject(
                 now,
                 ep,
@@ -59,7 +63,12 @@ impl Engine {
                 &[(b"Retry-After", ra.as_bytes())],
             );
         }
-        if self.calls.len() >= self.sh.cfg.max_calls {
+        let table = if priority {
+            self.sh.cfg.max_calls
+        } else {
+            self.sh.cfg.max_calls - self.sh.cfg.emergency_slots
+        };
+        if self.calls.len() >= table {
             return self.reject(
                 now,
                 ep,
@@ -69,7 +78,12 @@ impl Engine {
                 &[(b"Retry-After", ra.as_bytes())],
             );
         }
-        if let Err(r) = self.sh.adm.check_global(now) {
+        let global = if priority {
+            Ok(())
+        } else {
+            self.sh.adm.check_global(now)
+        };
+        if let Err(r) = global {
             let ra = retry_after_text(r.retry_after, self.sh.cfg.retry_after);
             return self.reject(now, ep, inc, 503, r.why, &[(b"Retry-After", ra.as_bytes())]);
         }
@@ -141,7 +155,12 @@ impl Engine {
         }
         {
             let names: Vec<&str> = counted.iter().map(String::as_str).collect();
-            if let Err(r) = self.sh.adm.check_trunks(&names, now) {
+            let trunks = if priority {
+                Ok(())
+            } else {
+                self.sh.adm.check_trunks(&names, now)
+            };
+            if let Err(r) = trunks {
                 let ra = retry_after_text(r.retry_after, self.sh.cfg.retry_after);
                 return self.reject(now, ep, inc, 503, r.why, &[(b"Retry-After", ra.as_bytes())]);
             }
@@ -150,7 +169,7 @@ impl Engine {
         // other shards is never overrun; handed back if the accept fails.
         {
             let names: Vec<&str> = counted.iter().map(String::as_str).collect();
-            if let Err(r) = self.sh.adm.try_commit(&names, now) {
+            if let Err(r) = self.sh.adm.try_commit(&names, now, priority) {
                 let ra = retry_after_text(r.retry_after, self.sh.cfg.retry_after);
                 return self.reject(now, ep, inc, 503, r.why, &[(b"Retry-After", ra.as_bytes())]);
             }
@@ -220,6 +239,7 @@ impl Engine {
                 trunk_in,
                 trunk_out: None,
                 tenant,
+                emergency: class == CallClass::Emergency,
                 ended: None,
             },
             counted,

@@ -569,3 +569,104 @@ fn per_trunk_header_policy_with_a_replace_rule() {
     );
     assert!(headers_named(&r, "X-Carrier-Info").is_empty());
 }
+
+/// Classifies calls to 911 as emergency calls (what the shell's router does with the
+/// emergency crate), and routes like the lab.
+#[derive(Debug)]
+struct Lab911(sbc_b2bua::StaticRouter);
+
+impl Router for Lab911 {
+    fn classify(&self, req: &Message, _from: Peer) -> sbc_b2bua::CallClass {
+        if req
+            .request_uri_raw()
+            .is_some_and(|u| u.starts_with(b"sip:911@"))
+        {
+            sbc_b2bua::CallClass::Emergency
+        } else {
+            sbc_b2bua::CallClass::Normal
+        }
+    }
+    fn route(&self, req: &Message, from: Peer) -> RouteDecision {
+        self.0.route(req, from)
+    }
+    fn source_trunk(&self, req: &Message, from: Peer) -> Option<String> {
+        self.0.source_trunk(req, from)
+    }
+}
+
+fn emergency_invite(call_id: &str) -> String {
+    invite(call_id, &["Priority: emergency"], SDP_A).replacen(
+        "INVITE sip:+15551234@127.0.0.1:5060;user=phone",
+        "INVITE sip:911@127.0.0.1:5060",
+        1,
+    )
+}
+
+/// TI-40: an emergency call is admitted past the node's call limit (into the reserved
+/// share), past a trunk limit and the CPS bucket, and while draining; normal calls are
+/// refused meanwhile. Its CDR says so.
+#[test]
+fn emergency_calls_pass_every_capacity_refusal() {
+    let mut cfg = default_config();
+    cfg.limits = Limits {
+        max_calls: Some(2),
+        cps: Some(1),
+        burst: Some(1),
+        reserved: 1,
+    };
+    cfg.trunk_limits.insert(
+        "gw1".into(),
+        Limits {
+            max_calls: Some(1),
+            ..Limits::default()
+        },
+    );
+    let router = sbc_b2bua::StaticRouter::lab_default(None);
+    let mut sim = world_with(cfg, Arc::new(Lab911(router)));
+    let (mut a, _b, _, _) = answered_with(&mut sim, "n-1", &[], &[]);
+    // The normal share (2 - 1 reserved) is used and the bucket is empty: refused.
+    sim.ua(0).clear();
+    sim.ua(0).send(&invite("n-2", &[], SDP_A), addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(503);
+    // An emergency call goes through all the same, even while draining.
+    sim.dut.engine.set_draining(true);
+    sim.ua(0).send(&emergency_invite("e-1"), addr(SBC));
+    sim.run_for(ms(10));
+    let (t, e) = sim.ua(1).expect_request(Method::Invite);
+    assert_eq!(header(&e, HeaderName::Priority).unwrap(), "emergency");
+    sim.ua(1).respond(
+        t,
+        response(
+            &e,
+            200,
+            Some("e1"),
+            &["Contact: <sip:psap@127.0.0.1:5080>"],
+            SDP_B,
+        ),
+    );
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(100);
+    let ok = sim.ua(0).expect_response(200);
+    assert_eq!(sim.dut.engine.calls(), 2);
+    assert_eq!(sim.dut.engine.admitted(), 2);
+    // And a second one beyond the node's limit altogether.
+    sim.ua(1).expect_ack();
+    sim.ua(0).send(&emergency_invite("e-2"), addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(1).expect_request(Method::Invite);
+    assert_eq!(sim.dut.engine.calls(), 3);
+    // End the first emergency call from the caller; its CDR is flagged.
+    let inv = Message::parse(bytes::Bytes::from(emergency_invite("e-1"))).unwrap();
+    let mut d = sbc_testkit::UaDialog::uac(&inv, &ok, ALICE);
+    sim.ua(0)
+        .send_raw(d.request("ACK", "ack-e1", &[], ""), addr(SBC));
+    sim.ua(0)
+        .send(&d.request("BYE", "bye-e1", &[], ""), addr(SBC));
+    sim.ua(0)
+        .send(&a.request("BYE", "bye-n1", &[], ""), addr(SBC));
+    sim.run_for(ms(10));
+    let cdrs = sim.dut.cdrs();
+    assert!(cdrs.iter().any(|c| c.a_call_id == b"e-1" && c.emergency));
+    assert!(cdrs.iter().any(|c| c.a_call_id == b"n-1" && !c.emergency));
+}

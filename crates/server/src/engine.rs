@@ -62,6 +62,7 @@ fn limits(max_calls: Option<u32>, cps: Option<u32>) -> Limits {
         max_calls,
         cps,
         burst: None,
+        reserved: 0,
     }
 }
 

@@ -114,7 +114,7 @@ pub async fn consume(mut rx: mpsc::Receiver<EngineEvent>, sinks: Sinks) {
                         final_status: c.status,
                         q850_cause: c.q850,
                         ended_by,
-                        emergency: false,
+                        emergency: c.emergency,
                     };
                     rec.fill_durations();
                     // The writer never drops a record (it spills to memory when its queue is
