@@ -47,6 +47,9 @@ pub struct MediaPolicy {
     /// Only standard attributes toward this leg (TI-35, `sbc_sdp::STANDARD_ATTRIBUTES`);
     /// otherwise unknown attributes pass, and only ICE and what the SBC rewrites is dropped.
     pub standard_attributes_only: bool,
+    /// Our offers toward this leg carry lifetime `2^31` and MKI `1:1` (the shape of
+    /// Microsoft's own lines, TI-32) instead of a bare key.
+    pub offer_mki: bool,
     /// Answer with an MKI of the offer's length (value 1) and the offer's lifetime when the
     /// offer carries an MKI (TI-32: Microsoft offers `|2^31|1:1`).
     pub symmetric_mki: bool,
@@ -70,6 +73,7 @@ impl MediaPolicy {
             srtp: SrtpPolicy::Required,
             rtcp_mux_offer: true,
             offer_sha1_32: false,
+            offer_mki: false,
             hold_as_inactive: true,
             standard_attributes_only: true,
             symmetric_mki: true,
@@ -97,6 +101,7 @@ impl MediaPolicy {
             srtp: SrtpPolicy::Off,
             rtcp_mux_offer: false,
             offer_sha1_32: false,
+            offer_mki: false,
             hold_as_inactive: false,
             standard_attributes_only: false,
             symmetric_mki: false,

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use sbc_sdp::{Direction, Media, Sdp};
+use sbc_sdp::{Direction, Lifetime, Media, Sdp};
 
 use crate::error::MediaError;
 use crate::keys::{KeySource, MkiSpec, SrtpKey, SrtpSuite};
@@ -305,10 +305,15 @@ impl MediaSession {
         if self.released {
             return Err(MediaError::Released);
         }
+        let parsed = Sdp::parse(sdp)?;
+        // RFC 3262 §5 / RFC 3311 §5.1: an answer in a reliable 18x completes the exchange, so
+        // a new offer (UPDATE in the early dialog) first commits that early answer.
+        if let Some(early) = self.pending.as_mut().and_then(|p| p.early.take()) {
+            self.commit(early, pool);
+        }
         if self.pending.is_some() {
             return Err(MediaError::OfferPending);
         }
-        let parsed = Sdp::parse(sdp)?;
         if !self.anchored {
             self.pending = Some(Pending {
                 from,
@@ -453,16 +458,28 @@ impl MediaSession {
                     (false, Some(Some(st))) => Some(&st.legs[to.idx()]),
                     _ => None,
                 };
+                let (lifetime, mki) = if yp.offer_mki {
+                    (
+                        Some(Lifetime::PowerOfTwo(31)),
+                        Some(MkiSpec {
+                            value: 1,
+                            length: 1,
+                        }),
+                    )
+                } else {
+                    (None, None)
+                };
                 for suite in suites {
                     let reuse = prev.and_then(|l| {
                         l.offered
                             .iter()
                             .chain(l.outbound.iter())
-                            .find(|k| k.suite == suite && k.mki.is_none() && k.lifetime.is_none())
+                            .find(|k| k.suite == suite && k.mki == mki && k.lifetime == lifetime)
                             .cloned()
                     });
-                    answerer_offered
-                        .push(reuse.unwrap_or_else(|| SrtpKey::generate(suite, None, None, rng)));
+                    answerer_offered.push(
+                        reuse.unwrap_or_else(|| SrtpKey::generate(suite, lifetime, mki, rng)),
+                    );
                 }
             }
             let local = ports[to.idx()];
@@ -759,8 +776,7 @@ impl MediaSession {
             return Err(MediaError::Released);
         }
         match self.pending.as_mut() {
-            Some(p) if !self.anchored => {
-                let _ = p;
+            Some(_) if !self.anchored => {
                 self.pending = None;
                 Ok(())
             }

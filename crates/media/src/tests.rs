@@ -1569,3 +1569,72 @@ proptest! {
         prop_assert_eq!(pool.in_use(), 0);
     }
 }
+
+#[test]
+fn update_in_early_dialog_commits_the_reliable_183_answer() {
+    // RFC 3262 §5, RFC 3311 §5.1: after a reliable 183 answer, an UPDATE may carry a new offer.
+    let (mut sess, mut pool, mut r) = (teams_gw(), new_pool(), rng());
+    sess.on_offer(Leg::A, teams_offer(1, "").as_bytes(), &mut pool, &mut r)
+        .unwrap();
+    sess.on_answer(
+        Leg::B,
+        gw_answer(30000, "sendrecv").as_bytes(),
+        AnswerKind::Provisional,
+        &mut pool,
+        &mut r,
+    )
+    .unwrap();
+    let to_a = sess
+        .on_offer(
+            Leg::B,
+            gw_offer(30000, "sendrecv", GW_IP).as_bytes(),
+            &mut pool,
+            &mut r,
+        )
+        .unwrap();
+    assert_eq!(sess.offer_pending(), Some(Leg::B));
+    assert!(!sess.relay_plan().early, "the early answer is committed");
+    assert_eq!(sess.relay_plan().streams.len(), 1);
+    assert_eq!(pool.in_use(), 2, "the UPDATE reuses the committed ports");
+    assert!(m_line(&to_a, 0).contains("RTP/SAVP"));
+    // The 2xx to the INVITE then has nothing left to confirm.
+    assert_eq!(
+        sess.confirm_early_answer(&mut pool),
+        Err(MediaError::NoOfferPending)
+    );
+}
+
+#[test]
+fn offer_mki_gives_microsoft_shaped_crypto_lines() {
+    let mut ms = MediaPolicy::microsoft();
+    ms.offer_mki = true;
+    let (mut sess, mut pool, mut r) = (
+        MediaSession::new(cfg(ms, MediaPolicy::gateway())),
+        new_pool(),
+        rng(),
+    );
+    let o1 = gw_to_teams(&mut sess, &mut pool, &mut r);
+    let k = crypto_key(&o1, 0, 1);
+    assert_eq!(
+        k.mki,
+        Some(MkiSpec {
+            value: 1,
+            length: 1
+        })
+    );
+    assert_eq!(k.lifetime, Some(Lifetime::PowerOfTwo(31)));
+    assert!(lines(&o1).iter().any(
+        |l| l.starts_with("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:") && l.ends_with("|2^31|1:1")
+    ));
+    sess.on_answer(
+        Leg::A,
+        teams_answer(1, "AES_CM_128_HMAC_SHA1_80", 5, "").as_bytes(),
+        AnswerKind::Final,
+        &mut pool,
+        &mut r,
+    )
+    .unwrap();
+    // Re-offer keeps the same key (same shape).
+    let o2 = gw_to_teams(&mut sess, &mut pool, &mut r);
+    assert_eq!(crypto_key(&o2, 0, 1), k);
+}
