@@ -157,24 +157,30 @@ fn static_codec(pt: u8) -> Option<(&'static str, u32)> {
     })
 }
 
-fn payload_type(m: &Media<'_>, pt: u8) -> PayloadType {
-    match m.rtpmap(pt) {
-        Some(r) => PayloadType {
-            pt,
-            encoding: String::from_utf8_lossy(r.encoding().as_bytes()).into_owned(),
-            clock_rate: r.clock_rate(),
-            channels: r.channels(),
-        },
-        None => {
-            let (name, rate) = static_codec(pt).unwrap_or(("", 0));
-            PayloadType {
+/// The payload types of the `m=` format list with their `rtpmap` (or static, RFC 3551)
+/// names, in format order. One pass over the `rtpmap` lines: a per-format lookup would rescan
+/// the section once per payload type.
+fn payload_types(m: &Media<'_>) -> Vec<PayloadType> {
+    let maps: Vec<_> = m.rtpmaps().filter_map(Result::ok).collect();
+    m.payload_types()
+        .map(|pt| match maps.iter().find(|r| r.payload_type() == pt) {
+            Some(r) => PayloadType {
                 pt,
-                encoding: name.into(),
-                clock_rate: rate,
-                channels: None,
+                encoding: String::from_utf8_lossy(r.encoding().as_bytes()).into_owned(),
+                clock_rate: r.clock_rate(),
+                channels: r.channels(),
+            },
+            None => {
+                let (name, rate) = static_codec(pt).unwrap_or(("", 0));
+                PayloadType {
+                    pt,
+                    encoding: name.into(),
+                    clock_rate: rate,
+                    channels: None,
+                }
             }
-        }
-    }
+        })
+        .collect()
 }
 
 fn text(f: sbc_sdp::Field<'_>) -> String {
@@ -418,12 +424,10 @@ impl MediaSession {
                 continue;
             }
             // TI-34: only the codecs the receiving leg allows.
-            let keep: Vec<u8> = m
-                .payload_types()
-                .filter(|&pt| {
-                    let pt_info = payload_type(&m, pt);
-                    yp.allows_codec(pt_info.encoding.as_bytes())
-                })
+            let keep: Vec<u8> = payload_types(&m)
+                .into_iter()
+                .filter(|p| yp.allows_codec(p.encoding.as_bytes()))
+                .map(|p| p.pt)
                 .collect();
             if keep.is_empty() {
                 reject(&mut streams, &mut outs);
@@ -713,8 +717,7 @@ impl MediaSession {
                 extra.push(format!("crypto:{}", k.attribute_value(*tag)));
             }
             extra.push(direction_toward(&xp, peer.direction).as_str().into());
-            let payload_types: Vec<PayloadType> =
-                m.payload_types().map(|pt| payload_type(&m, pt)).collect();
+            let payload_types = payload_types(&m);
             outs.push(OutStream {
                 media: ps.media.clone(),
                 port: local.rtp(),
