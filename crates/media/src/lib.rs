@@ -27,7 +27,7 @@ pub use keys::{
 pub use plan::{LegPlan, PayloadType, RelayPlan, SrtpKeys, StreamPlan};
 pub use policy::{LegConfig, MediaMode, MediaPolicy, SessionConfig, SrtpPolicy};
 pub use pool::{PoolError, PortPair, PortPool, PortRange};
-pub use sbc_sdp::{Direction, Lifetime};
+pub use sbc_sdp::{Direction, Lifetime, SdpConfig};
 pub use session::{AnswerKind, Leg, MediaSession};
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use sbc_sdp::SdpConfig;
 use serde::Deserialize;
 
 /// Whether the SBC relays the media of a call.
@@ -137,16 +138,19 @@ pub struct SessionConfig {
     pub max_streams: usize,
     /// `<username>` of the `o=` lines the SBC writes (RFC 8866 §5.2: `-` when none).
     pub origin_user: String,
+    /// Parser limits for every body the session reads.
+    pub sdp_limits: SdpConfig,
 }
 
 impl SessionConfig {
-    /// Defaults: 4 streams, `o=-`.
+    /// Defaults: 4 streams, `o=-`, `sbc-sdp`'s default limits.
     pub fn new(a: LegConfig, b: LegConfig) -> Self {
         SessionConfig {
             a,
             b,
             max_streams: 4,
             origin_user: "-".into(),
+            sdp_limits: SdpConfig::default(),
         }
     }
 }

@@ -311,7 +311,7 @@ impl MediaSession {
         if self.released {
             return Err(MediaError::Released);
         }
-        let parsed = Sdp::parse(sdp)?;
+        let parsed = Sdp::parse_with(sdp, &self.cfg.sdp_limits)?;
         // RFC 3262 §5 / RFC 3311 §5.1: an answer in a reliable 18x completes the exchange, so
         // a new offer (UPDATE in the early dialog) first commits that early answer.
         if let Some(early) = self.pending.as_mut().and_then(|p| p.early.take()) {
@@ -587,7 +587,7 @@ impl MediaSession {
         let Some(pending) = self.pending.as_ref().filter(|p| p.from == from.other()) else {
             return Err(MediaError::NoOfferPending);
         };
-        let parsed = Sdp::parse(sdp)?;
+        let parsed = Sdp::parse_with(sdp, &self.cfg.sdp_limits)?;
         if !self.anchored {
             self.last_sent[pending.from.idx()] = Some(sdp.to_vec());
             if kind == AnswerKind::Final {

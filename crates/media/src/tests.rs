@@ -1638,3 +1638,15 @@ fn offer_mki_gives_microsoft_shaped_crypto_lines() {
     let o2 = gw_to_teams(&mut sess, &mut pool, &mut r);
     assert_eq!(crypto_key(&o2, 0, 1), k);
 }
+
+#[test]
+fn sdp_limits_are_enforced_before_any_port_is_leased() {
+    let mut c = cfg(MediaPolicy::microsoft(), MediaPolicy::gateway());
+    c.sdp_limits.max_lines = 10;
+    let (mut sess, mut pool, mut r) = (MediaSession::new(c), new_pool(), rng());
+    let e = sess
+        .on_offer(Leg::A, teams_offer(1, "").as_bytes(), &mut pool, &mut r)
+        .unwrap_err();
+    assert!(matches!(e, MediaError::Sdp(ref s) if s.kind == sbc_sdp::SdpErrorKind::TooManyLines));
+    assert_eq!(pool.in_use(), 0);
+}
