@@ -590,8 +590,13 @@ impl MediaSession {
         let parsed = Sdp::parse_with(sdp, &self.cfg.sdp_limits)?;
         if !self.anchored {
             self.last_sent[pending.from.idx()] = Some(sdp.to_vec());
-            if kind == AnswerKind::Final {
-                self.pending = None;
+            match kind {
+                AnswerKind::Final => self.pending = None,
+                AnswerKind::Provisional => {
+                    if let Some(p) = self.pending.as_mut() {
+                        p.early = Some(Vec::new());
+                    }
+                }
             }
             return Ok(sdp.to_vec());
         }
@@ -779,10 +784,6 @@ impl MediaSession {
             return Err(MediaError::Released);
         }
         match self.pending.as_mut() {
-            Some(_) if !self.anchored => {
-                self.pending = None;
-                Ok(())
-            }
             Some(p) => {
                 let early = p.early.take().ok_or(MediaError::NoOfferPending)?;
                 self.commit(early, pool);

@@ -1394,6 +1394,35 @@ fn pass_through_calls_forward_sdp_untouched() {
     assert_eq!(pool.in_use(), 0);
     assert!(sess.relay_plan().streams.is_empty());
     assert!(sess.on_offer(Leg::B, b"junk", &mut pool, &mut r).is_err());
+    // Early answer, then an UPDATE offer in the early dialog, then its answer.
+    sess.on_offer(Leg::B, offer.as_bytes(), &mut pool, &mut r)
+        .unwrap();
+    sess.on_answer(
+        Leg::A,
+        ans.as_bytes(),
+        AnswerKind::Provisional,
+        &mut pool,
+        &mut r,
+    )
+    .unwrap();
+    assert_eq!(sess.offer_pending(), Some(Leg::B));
+    sess.on_offer(Leg::A, ans.as_bytes(), &mut pool, &mut r)
+        .unwrap();
+    assert_eq!(sess.offer_pending(), Some(Leg::A));
+    assert_eq!(
+        sess.confirm_early_answer(&mut pool),
+        Err(MediaError::NoOfferPending)
+    );
+    sess.on_answer(
+        Leg::B,
+        offer.as_bytes(),
+        AnswerKind::Final,
+        &mut pool,
+        &mut r,
+    )
+    .unwrap();
+    assert_eq!(sess.offer_pending(), None);
+    assert_eq!(pool.in_use(), 0);
 }
 
 #[test]
