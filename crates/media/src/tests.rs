@@ -1679,3 +1679,40 @@ fn sdp_limits_are_enforced_before_any_port_is_leased() {
     assert!(matches!(e, MediaError::Sdp(ref s) if s.kind == sbc_sdp::SdpErrorKind::TooManyLines));
     assert_eq!(pool.in_use(), 0);
 }
+
+#[test]
+fn srtp_on_both_legs_gets_independent_keys_per_leg() {
+    // An SRTP gateway (required): the relay decrypts and re-encrypts, so each leg has its own
+    // pair of keys and no key crosses from one leg to the other.
+    let mut gw = MediaPolicy::gateway();
+    gw.srtp = SrtpPolicy::Required;
+    let (mut sess, mut pool, mut r) = (
+        MediaSession::new(cfg(MediaPolicy::microsoft(), gw)),
+        new_pool(),
+        rng(),
+    );
+    let to_b = sess
+        .on_offer(Leg::A, teams_offer(1, "").as_bytes(), &mut pool, &mut r)
+        .unwrap();
+    assert!(m_line(&to_b, 0).contains("RTP/SAVP"));
+    let offered_b = crypto_key(&to_b, 0, 1);
+    assert_ne!(
+        offered_b.master,
+        key_bytes(1),
+        "Teams' key is not forwarded"
+    );
+    let ans = teams_answer(1, "AES_CM_128_HMAC_SHA1_80", 77, "").replace(MS_IP, GW_IP);
+    sess.on_answer(Leg::B, ans.as_bytes(), AnswerKind::Final, &mut pool, &mut r)
+        .unwrap();
+    let st = &sess.relay_plan().streams[0];
+    let (a, b) = (st.a.srtp.clone().unwrap(), st.b.srtp.clone().unwrap());
+    assert_eq!(a.inbound.master, key_bytes(1));
+    assert_eq!(b.inbound.master, key_bytes(77));
+    assert_eq!(b.outbound, offered_b);
+    let all = [&a.inbound, &a.outbound, &b.inbound, &b.outbound];
+    for (i, x) in all.iter().enumerate() {
+        for y in &all[i + 1..] {
+            assert_ne!(x.master, y.master);
+        }
+    }
+}
