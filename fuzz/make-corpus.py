@@ -14,6 +14,7 @@ Encodings (they match the fuzz targets' input layouts):
   sdp             one SDP body per file (application/sdp bodies and SDP parts of multiparts)
   multipart       [len(boundary)] boundary body
   edit_roundtrip  [flags] [sel_replace] [sel_remove] [seed] [len(new_body)] new_body message
+  media_rewrite   [flags] [len(offer) u16 BE] offer answer (SDP bodies; answer = a gateway answer)
 """
 
 import hashlib
@@ -25,7 +26,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CORPUS = os.path.join(HERE, "corpus")
-TARGETS = ["parse_message", "framer", "uri", "sdp", "multipart", "edit_roundtrip"]
+TARGETS = ["parse_message", "framer", "uri", "sdp", "multipart", "edit_roundtrip", "media_rewrite"]
 
 
 def vectors():
@@ -107,6 +108,23 @@ def multipart_parts(body, boundary):
     return parts
 
 
+# A plain gateway answer (PCMU + telephone-event) used as the answer half of media seeds.
+GW_ANSWER = (
+    b"v=0\r\no=GW 777 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+    b"m=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+    b"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n"
+)
+
+
+def put_media(w, name, body):
+    """media_rewrite seeds: the body offered from leg A (Microsoft) and from leg B."""
+    if len(body) > 0xFFFF:
+        return
+    for flags in (0x00, 0x01, 0x0A):
+        hdr = bytes([flags, len(body) >> 8, len(body) & 0xFF])
+        w.put("media_rewrite", "%s-f%02x" % (name, flags), hdr + body + GW_ANSWER)
+
+
 class Writer:
     def __init__(self):
         self.seen = {t: set() for t in TARGETS}
@@ -163,12 +181,14 @@ def main():
         ct = content_type(headers)
         if ct.lower().startswith(b"application/sdp") and body:
             w.put("sdp", name, body)
+            put_media(w, name, body)
         b = boundary_of(ct)
         if ct.lower().startswith(b"multipart/") and b:
             w.put("multipart", name, bytes([len(b)]) + b + body)
             for i, (pct, pbody) in enumerate(multipart_parts(body, b)):
                 if pct.lower().startswith(b"application/sdp"):
                     w.put("sdp", "%s-part%d" % (name, i), pbody)
+                    put_media(w, "%s-part%d" % (name, i), pbody)
 
         # edit_roundtrip: every edit at once; for a few vectors also each edit alone.
         new_body = b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n"
