@@ -9,6 +9,14 @@
 //! * The crate is pure: it reads no files itself ([`Config::load`] is the one convenience that
 //!   does, for the CLI) and starts nothing.
 
+mod teams;
+
+pub use teams::{
+    parse_numbers_csv, Edge, Forwarding, GatewayGroup, GroupMember, NumberFormat, NumberRange,
+    NumberStyle, OptionsProbe, ReferMode, Rel100, Teams, Tenant, TenantRoute, DEFAULT_EDGES,
+    DEFAULT_MICROSOFT_RANGES, MAX_GROUP_MEMBERS,
+};
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
@@ -60,6 +68,15 @@ pub struct Config {
     /// DNS resolution.
     #[serde(default)]
     pub dns: Dns,
+    /// The Teams Direct Routing / Operator Connect trunk (`[teams]`).
+    #[serde(default)]
+    pub teams: Option<Teams>,
+    /// Gateway groups (`[[gateway_group]]`): the targets tenant routes point at.
+    #[serde(default, rename = "gateway_group")]
+    pub gateway_groups: Vec<GatewayGroup>,
+    /// Microsoft 365 tenants served by this carrier trunk (`[[tenant]]`).
+    #[serde(default, rename = "tenant")]
+    pub tenants: Vec<Tenant>,
 }
 
 /// DNS resolution of gateway names (RFC 3263).
@@ -113,6 +130,45 @@ pub struct Gateway {
     /// New calls per second through this gateway (none = unlimited).
     #[serde(default)]
     pub max_cps: Option<u32>,
+    /// SIP OPTIONS probing; absent = no probing (the gateway is always considered up).
+    #[serde(default)]
+    pub options: Option<OptionsProbe>,
+    /// Final responses that move the call to the next target (TI-18 style failover).
+    #[serde(default = "default_failover_codes")]
+    pub failover_codes: Vec<u16>,
+    /// Fail over when the INVITE gets no answer in time (Timer B or `invite_timeout_ms`).
+    #[serde(default = "yes")]
+    pub failover_on_timeout: bool,
+    /// Fail over on a transport error (connection refused, ICMP, TLS failure).
+    #[serde(default = "yes")]
+    pub failover_on_transport_error: bool,
+    /// Give up on this gateway when no response (not even 100) arrives within this many
+    /// milliseconds; `None` = RFC 3261 Timer B (64*T1).
+    #[serde(default)]
+    pub invite_timeout_ms: Option<u64>,
+    /// How this gateway writes numbers (E.164 <-> national conversion).
+    #[serde(default)]
+    pub number_format: NumberFormat,
+    /// Reliable provisional responses (RFC 3262) toward this gateway.
+    #[serde(default)]
+    pub rel100: Rel100,
+    /// Name of the header policy applied on this trunk (resolved by the header-policy module).
+    #[serde(default)]
+    pub header_policy: Option<String>,
+    /// How call forwarding is signalled toward this gateway (TI-28).
+    #[serde(default)]
+    pub forwarding: Forwarding,
+    /// Turn Microsoft's 183-with-SDP into 180 toward this gateway (TI-24).
+    #[serde(default)]
+    pub early_media_as_ringing: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_failover_codes() -> Vec<u16> {
+    vec![408, 503, 504]
 }
 
 fn default_gw_transport() -> TransportKind {
@@ -415,7 +471,7 @@ fn line_col(src: &str, offset: usize) -> (usize, usize) {
 impl Config {
     /// Parses and validates TOML text. `file` names the source in errors.
     pub fn parse(src: &str, file: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(src).map_err(|e| {
+        let mut cfg: Config = toml::from_str(src).map_err(|e| {
             let (line, column) = match e.span() {
                 Some(s) => {
                     let (l, c) = line_col(src, s.start);
@@ -440,7 +496,8 @@ impl Config {
         Config::parse(DEFAULT_TOML, "<embedded default>").unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Reads and parses a file.
+    /// Reads and parses a file, then reads the tenants' `numbers_file`s (relative paths are
+    /// relative to the configuration file's directory).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let src = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -449,11 +506,16 @@ impl Config {
             column: None,
             reason: e.to_string(),
         })?;
-        Config::parse(&src, &file)
+        let mut cfg = Config::parse(&src, &file)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        cfg.load_number_files(&file, |p| {
+            std::fs::read_to_string(dir.join(p)).map_err(|e| e.to_string())
+        })?;
+        Ok(cfg)
     }
 
     /// Semantic checks TOML cannot express.
-    fn validate(&self, src: &str, file: &str) -> Result<(), ConfigError> {
+    fn validate(&mut self, src: &str, file: &str) -> Result<(), ConfigError> {
         let at = |span: std::ops::Range<usize>, reason: String| {
             let (l, c) = line_col(src, span.start);
             ConfigError {
@@ -644,7 +706,7 @@ impl Config {
         if c.no_answer_timeout_s == 0 {
             return Err(plain("calls.no_answer_timeout_s must be > 0".into()));
         }
-        Ok(())
+        teams::validate(self, file, &at, &plain)
     }
 
     /// The gateway by name.
