@@ -279,6 +279,11 @@ pub struct Tenant {
     /// Emergency policy name (TI-38..TI-42).
     #[serde(default)]
     pub emergency_policy: Option<String>,
+    /// The gateway group emergency calls of this tenant go to (the emergency routing
+    /// service provider or PSAP gateways, TI-40), tried in its own failover order. Without
+    /// one, emergency calls take the tenant's ordinary routes.
+    #[serde(default)]
+    pub emergency_group: Option<Spanned<String>>,
     /// Overrides `teams.refer`.
     #[serde(default)]
     pub refer: Option<ReferMode>,
@@ -767,6 +772,14 @@ pub(crate) fn validate(
                 );
             }
         }
+        if let Some(d) = &t.emergency_group {
+            if !groups.contains(d.get_ref().as_str()) {
+                return bad(
+                    d.span(),
+                    format!("emergency_group: unknown gateway group '{}'", d.get_ref()),
+                );
+            }
+        }
         if t.emergency_policy.as_deref() == Some("") {
             return bad(t.id.span(), "emergency_policy must not be empty".into());
         }
@@ -955,6 +968,11 @@ mod tests {
         let (l, r) = err(&tenant("a", "default_group = \"nope\""));
         assert!(
             r.contains("unknown gateway group") && l.contains("nope"),
+            "{l} {r}"
+        );
+        let (l, r) = err(&tenant("a", "emergency_group = \"nope\""));
+        assert!(
+            r.contains("emergency_group: unknown gateway group") && l.contains("nope"),
             "{l} {r}"
         );
         let (l, r) = err(&tenant("a", "tls = \"nope\""));
