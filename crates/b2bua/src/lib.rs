@@ -265,3 +265,9 @@ pub use router::{
     StaticRoute, StaticRouter, Target,
 };
 pub use transfer::ReferMode;
+
+/// The admission key of a tenant's limits in [`EngineConfig::trunk_limits`] /
+/// [`SharedAdmission`] (`tenant:<id>`, so no trunk name can collide with it).
+pub fn tenant_key(tenant: &str) -> String {
+    format!("tenant:{tenant}")
+}

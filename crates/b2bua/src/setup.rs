@@ -153,6 +153,10 @@ impl Engine {
         if !counted.contains(&first.trunk) {
             counted.push(first.trunk.clone());
         }
+        // Tenant limits count like a trunk's, under their own key.
+        if let Some(t) = &first.presentation.tenant {
+            counted.push(crate::tenant_key(t));
+        }
         {
             let names: Vec<&str> = counted.iter().map(String::as_str).collect();
             let trunks = if priority {

@@ -77,6 +77,10 @@ pub struct Config {
     /// Microsoft 365 tenants served by this carrier trunk (`[[tenant]]`).
     #[serde(default, rename = "tenant")]
     pub tenants: Vec<Tenant>,
+    /// Emergency calls: dial strings per country and tenant, ELIN, callbacks, reserved
+    /// capacity (`[emergency]`, TI-38..TI-42; see docs/emergency.md).
+    #[serde(default)]
+    pub emergency: sbc_emergency::EmergencyConfig,
 }
 
 /// DNS resolution of gateway names (RFC 3263).
@@ -706,6 +710,10 @@ impl Config {
         if c.no_answer_timeout_s == 0 {
             return Err(plain("calls.no_answer_timeout_s must be > 0".into()));
         }
+        // The emergency tables compile here so a bad dial string or ELIN map is refused
+        // with the configuration, not at the first emergency call.
+        sbc_emergency::EmergencyPolicy::new(&self.emergency)
+            .map_err(|e| plain(format!("emergency: {e}")))?;
         teams::validate(self, file, &at, &plain)
     }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sbc_b2bua::{
-    Cidr, Engine, EngineConfig, Gateway, LegPolicy, Limits, SessionTimers, SharedAdmission,
-    StaticRoute, StaticRouter,
+    Cidr, Engine, EngineConfig, Gateway, LegPolicy, Limits, ReferMode, SessionTimers,
+    SharedAdmission, StaticRoute, StaticRouter,
 };
 use sbc_config::{Config, TransportKind};
 use sbc_txn::{Peer, Transport};
@@ -75,6 +75,17 @@ pub fn admission(cfg: &Config) -> SharedAdmission {
         .iter()
         .filter(|g| g.max_calls.is_some() || g.max_cps.is_some())
         .map(|g| (g.name.get_ref().clone(), limits(g.max_calls, g.max_cps)))
+        .chain(
+            cfg.tenants
+                .iter()
+                .filter(|t| t.max_calls.is_some() || t.max_cps.is_some())
+                .map(|t| {
+                    (
+                        sbc_b2bua::tenant_key(t.id.get_ref()),
+                        limits(t.max_calls, t.max_cps),
+                    )
+                }),
+        )
         .collect();
     SharedAdmission::new(limits(c.max_calls, c.max_cps), trunks)
 }
@@ -84,10 +95,10 @@ pub fn admission(cfg: &Config) -> SharedAdmission {
 pub fn engine_config(cfg: &Config, signalling: SocketAddr) -> EngineConfig {
     let leg = LegPolicy::udp(&signalling.to_string());
     let c = &cfg.calls;
-    EngineConfig {
+    let mut e = EngineConfig {
         product: cfg.node.product.clone(),
         a_side: leg.clone(),
-        b_side: leg,
+        b_side: leg.clone(),
         retry_after: c.retry_after_s,
         no_answer: Duration::from_secs(c.no_answer_timeout_s),
         session_timers: (c.session_expires_s != 0).then_some(SessionTimers {
@@ -95,13 +106,46 @@ pub fn engine_config(cfg: &Config, signalling: SocketAddr) -> EngineConfig {
             min_se: c.min_se_s,
         }),
         ..EngineConfig::default()
+    };
+    // Gateways: 100rel as configured (RFC 3262 terminated per leg).
+    for g in &cfg.gateways {
+        let mut p = leg.clone();
+        p.prack = g.rel100 != sbc_config::Rel100::Disabled;
+        e.trunks.insert(g.name.get_ref().clone(), p);
     }
+    // The Microsoft side (TI-14..TI-17, TI-26): our Contact on the base FQDN (the tenant's
+    // replaces it per call), no 100rel/UPDATE, REFER listed and handled unless Microsoft
+    // transfers itself, X-MS-SBC on everything.
+    if let Some(t) = &cfg.teams {
+        let base = t.base_fqdn.get_ref();
+        let handle = t.refer == sbc_config::ReferMode::Handle;
+        let mut allow = String::from("INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY");
+        if handle {
+            allow.push_str(", REFER");
+        }
+        let p = LegPolicy {
+            contact: format!("sip:{base}:{};transport=tls", t.sbc_port),
+            sent_by: format!("{base}:{}", t.sbc_port),
+            allow,
+            prack: false,
+            refresh_with_update: false,
+            add_headers: vec![("X-MS-SBC".into(), t.x_ms_sbc(cfg).to_owned())],
+            headers: None,
+            refer: if handle {
+                ReferMode::Terminate
+            } else {
+                ReferMode::Reject
+            },
+        };
+        e.trunks.insert(sbc_policy::TEAMS_TRUNK.to_owned(), p);
+    }
+    e
 }
 
 /// One engine per shard, sharing the router and the admission counters.
 pub fn build(
     cfg: &Config,
-    router: Arc<StaticRouter>,
+    router: Arc<dyn sbc_b2bua::Router>,
     signalling: SocketAddr,
     shard: usize,
     adm: &SharedAdmission,

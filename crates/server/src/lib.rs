@@ -24,6 +24,7 @@ mod events;
 mod local;
 pub mod metrics;
 pub mod notify;
+mod routing;
 mod shard;
 mod tls;
 
@@ -233,21 +234,26 @@ fn resolver(cfg: &Config) -> Result<sbc_transport::resolve::DnsResolver, ServerE
     }
 }
 
-/// Re-resolves gateway names every `dns.refresh_s` (TI-3: at least every 15 minutes) and
-/// hands the shards a new router when an address changed; calls in progress keep the targets
-/// they started with.
+/// Re-resolves gateway and Microsoft edge names every `dns.refresh_s` (TI-3: at least
+/// every 15 minutes) and hands the shards a new routing generation when an address changed;
+/// calls in progress keep the targets they started with.
 fn spawn_dns_refresh(
     cfg: Arc<Config>,
     dns: sbc_transport::resolve::DnsResolver,
-    mut current: engine::Resolved,
-    router: watch::Sender<Arc<sbc_b2bua::StaticRouter>>,
+    mut current: (engine::Resolved, Vec<sbc_policy::EdgeTarget>),
+    health: Arc<sbc_routing::HealthMap>,
+    router: watch::Sender<routing::Routing>,
     mut stop: watch::Receiver<bool>,
 ) {
-    if cfg
+    let static_gw = cfg
         .gateways
         .iter()
-        .all(|g| g.address.parse::<SocketAddr>().is_ok())
-    {
+        .all(|g| g.address.parse::<SocketAddr>().is_ok());
+    let static_edges = cfg
+        .teams
+        .as_ref()
+        .is_none_or(|t| t.edges.iter().all(|e| e.address.is_some()));
+    if static_gw && static_edges {
         return;
     }
     tokio::spawn(async move {
@@ -258,13 +264,24 @@ fn spawn_dns_refresh(
                 _ = stop.changed() => return,
             }
             let fresh = engine::resolve_all(&cfg, &dns).await;
-            // Keep the last good answer for a gateway that failed this round.
-            let mut next = current.clone();
+            // Keep the last good answer for a gateway or edge that failed this round.
+            let mut next = current.0.clone();
             next.extend(fresh);
-            if next != current {
-                tracing::info!("gateway addresses changed; new router");
-                let _ = router.send(Arc::new(engine::router(&cfg, &next)));
-                current = next;
+            let mut edges = routing::resolve_edges(&cfg, &dns).await;
+            for (e, old) in edges.iter_mut().zip(&current.1) {
+                if e.peers.is_empty() {
+                    e.peers = old.peers.clone();
+                }
+            }
+            if next != current.0 || edges != current.1 {
+                match routing::build(&cfg, &next, &edges, &health) {
+                    Ok(r) => {
+                        tracing::info!("gateway or edge addresses changed; new router");
+                        let _ = router.send(r);
+                        current = (next, edges);
+                    }
+                    Err(e) => tracing::error!(error = %e, "router rebuild failed; old one kept"),
+                }
             }
         }
     });
@@ -327,9 +344,19 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
     let (draining, draining_rx) = watch::channel(false);
     let dns = resolver(&cfg)?;
     let resolved = engine::resolve_all(&cfg, &dns).await;
-    let router = Arc::new(engine::router(&cfg, &resolved));
-    let (router_tx, router_rx) = watch::channel(router.clone());
-    spawn_dns_refresh(cfg.clone(), dns, resolved, router_tx, shutdown_rx.clone());
+    let edges = routing::resolve_edges(&cfg, &dns).await;
+    let health = Arc::new(sbc_routing::HealthMap::new());
+    let first = routing::build(&cfg, &resolved, &edges, &health).map_err(ServerError::Config)?;
+    let router = first.router.clone();
+    let (router_tx, router_rx) = watch::channel(first);
+    spawn_dns_refresh(
+        cfg.clone(),
+        dns,
+        (resolved, edges),
+        health.clone(),
+        router_tx,
+        shutdown_rx.clone(),
+    );
     let calls: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
     let control = shard::Control {
         epoch,

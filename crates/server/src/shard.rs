@@ -23,8 +23,8 @@ pub(crate) struct Control {
     pub(crate) calls: Arc<Vec<std::sync::atomic::AtomicUsize>>,
     /// Metrics.
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
-    /// The current router (replaced when gateway names re-resolve to new addresses).
-    pub(crate) router: watch::Receiver<Arc<sbc_b2bua::StaticRouter>>,
+    /// The current routing (replaced when names re-resolve to new addresses or on reload).
+    pub(crate) router: watch::Receiver<crate::routing::Routing>,
 }
 
 /// Counters a shard keeps (exported as metrics by the admin listener).
@@ -51,6 +51,8 @@ pub(crate) struct Shard {
     /// The endpoint's retransmission count already added to the metric.
     retransmissions: u64,
     stats: Arc<ShardStats>,
+    /// TLS server names of the addresses we dial (from the current routing).
+    sni: Arc<std::collections::HashMap<std::net::SocketAddr, String>>,
 }
 
 fn to_txn(t: Transport) -> TxnTransport {
@@ -89,6 +91,7 @@ impl Shard {
             ..sbc_txn::Config::default()
         };
         let ep = Endpoint::new(tcfg).map_err(|e| e.to_string())?;
+        let sni = control.router.borrow().sni.clone();
         Ok(Shard {
             id,
             ep,
@@ -106,6 +109,7 @@ impl Shard {
             active_calls: 0,
             retransmissions: 0,
             stats: Arc::new(ShardStats::default()),
+            sni,
         })
     }
 
@@ -144,8 +148,9 @@ impl Shard {
                 }
                 _ = stop.changed() => break,
                 Ok(()) = router.changed() => {
-                    let r: Arc<dyn sbc_b2bua::Router> = router.borrow_and_update().clone();
-                    self.engine.set_router(r);
+                    let r = router.borrow_and_update().clone();
+                    self.engine.set_router(r.router);
+                    self.sni = r.sni;
                 }
                 Ok(()) = draining.changed() => {
                     // Drain: new calls get 503 + Retry-After; calls in progress go on.
@@ -273,7 +278,11 @@ impl Shard {
             let Some(transport) = from_txn(t.to.transport) else {
                 continue;
             };
-            let tx = TTransmit::new(transport, t.to.addr, t.bytes);
+            let mut tx = TTransmit::new(transport, t.to.addr, t.bytes);
+            // TLS toward a Microsoft edge: SNI and certificate name = the edge host (TI-6).
+            if transport == Transport::Tls {
+                tx.server_name = self.sni.get(&t.to.addr).cloned();
+            }
             if let Err(e) = self.transport.send(tx).await {
                 self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(error = %e, to = %t.to, "send failed");
