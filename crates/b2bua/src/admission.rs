@@ -99,6 +99,19 @@ impl Gate {
         Ok(())
     }
 
+    fn set_limits(&mut self, limits: Limits) {
+        let now = self.bucket.map_or(Instant::ZERO, |b| b.last);
+        let keep = self.bucket.map(|b| b.milli);
+        self.limits = limits;
+        self.bucket = limits.cps.map(|r| {
+            let mut b = Bucket::new(r, limits.burst.unwrap_or(r), now);
+            if let Some(m) = keep {
+                b.milli = b.milli.min(m);
+            }
+            b
+        });
+    }
+
     fn commit(&mut self) {
         self.active += 1;
         if let Some(b) = &mut self.bucket {
@@ -178,6 +191,18 @@ impl SharedAdmission {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// New limits (a reload): the counts of calls in progress stay, buckets keep their
+    /// tokens (capped to the new burst), gates of trunks no longer limited stop refusing.
+    pub fn set_limits(&self, global: Limits, trunk_limits: HashMap<String, Limits>) {
+        let mut g = self.lock();
+        g.global.set_limits(global);
+        for (name, gate) in g.trunks.iter_mut() {
+            let l = trunk_limits.get(name).copied().unwrap_or_default();
+            gate.set_limits(l);
+        }
+        g.trunk_limits = trunk_limits;
     }
 
     /// Calls counted now (all shards).
@@ -391,6 +416,17 @@ mod tests {
             a.try_commit(&[], now, false).unwrap();
         }
         assert!(a.try_commit(&[], now, false).is_err(), "the reserve");
+        // A reload with a larger limit admits again; the count stays.
+        a.set_limits(
+            Limits {
+                max_calls: Some(10),
+                ..Limits::default()
+            },
+            HashMap::new(),
+        );
+        assert_eq!(a.active(), 3);
+        a.try_commit(&[], now, false).unwrap();
+        a.release(&[]);
         // Past the reserve, the call limit and the empty CPS bucket alike.
         a.try_commit(&[], now, true).unwrap();
         a.try_commit(&[], now, true).unwrap();

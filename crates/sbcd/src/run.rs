@@ -67,7 +67,7 @@ pub fn run(args: &[String]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    rt.block_on(serve(cfg))
+    rt.block_on(serve(cfg, config))
 }
 
 fn init_logging(json: bool) {
@@ -83,9 +83,9 @@ fn init_logging(json: bool) {
     }
 }
 
-async fn serve(cfg: Config) -> ExitCode {
+async fn serve(cfg: Config, source: Option<PathBuf>) -> ExitCode {
     let drain_deadline = std::time::Duration::from_secs(cfg.calls.drain_timeout_s);
-    let handle = match sbc_server::start(cfg).await {
+    let handle = match sbc_server::start_with(cfg, source).await {
         Ok(h) => h,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "sbcd: {e}");
@@ -105,7 +105,7 @@ async fn serve(cfg: Config) -> ExitCode {
     }
     let _ = sbc_server::notify::ready();
     tracing::info!("sbcd ready");
-    wait_for_stop().await;
+    wait_for_stop(&handle).await;
     // Drain (architecture principle 14): new calls get 503 + Retry-After, calls in progress
     // finish up to the deadline, CDRs are flushed, exit 0.
     let _ = sbc_server::notify::stopping();
@@ -126,18 +126,29 @@ async fn serve(cfg: Config) -> ExitCode {
     }
 }
 
+/// Waits for SIGTERM/SIGINT; SIGHUP reloads the configuration meanwhile (systemd
+/// `ExecReload=kill -HUP $MAINPID`, with RELOADING=1 / READY=1 around it).
 #[cfg(unix)]
-async fn wait_for_stop() {
+async fn wait_for_stop(handle: &sbc_server::ServerHandle) {
     use tokio::signal::unix::{signal, SignalKind};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut t), Ok(mut i)) => {
+    let hup = signal(SignalKind::hangup());
+    match (term, int, hup) {
+        (Ok(mut t), Ok(mut i), Ok(mut h)) => loop {
             tokio::select! {
-                _ = t.recv() => {}
-                _ = i.recv() => {}
+                _ = t.recv() => return,
+                _ = i.recv() => return,
+                _ = h.recv() => {
+                    let _ = sbc_server::notify::reloading();
+                    match handle.reload_from_source().await {
+                        Ok(msg) => tracing::info!(%msg, "configuration reloaded"),
+                        Err(e) => tracing::error!(error = %e, "configuration reload refused; the running one stays"),
+                    }
+                    let _ = sbc_server::notify::ready();
+                }
             }
-        }
+        },
         _ => {
             let _ = tokio::signal::ctrl_c().await;
         }
@@ -145,6 +156,6 @@ async fn wait_for_stop() {
 }
 
 #[cfg(not(unix))]
-async fn wait_for_stop() {
+async fn wait_for_stop(_handle: &sbc_server::ServerHandle) {
     let _ = tokio::signal::ctrl_c().await;
 }

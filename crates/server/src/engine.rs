@@ -66,9 +66,9 @@ fn limits(max_calls: Option<u32>, cps: Option<u32>) -> Limits {
     }
 }
 
-/// The node's admission counters (`[calls]` limits and each gateway's limits), shared by
-/// every shard's engine so node-wide limits hold exactly whatever the shard count.
-pub fn admission(cfg: &Config) -> SharedAdmission {
+/// The node's admission limits: `[calls]`, each gateway's, each tenant's
+/// ([`sbc_b2bua::tenant_key`]).
+pub fn admission_limits(cfg: &Config) -> (Limits, std::collections::HashMap<String, Limits>) {
     let c = &cfg.calls;
     let trunks = cfg
         .gateways
@@ -87,7 +87,14 @@ pub fn admission(cfg: &Config) -> SharedAdmission {
                 }),
         )
         .collect();
-    SharedAdmission::new(limits(c.max_calls, c.max_cps), trunks)
+    (limits(c.max_calls, c.max_cps), trunks)
+}
+
+/// The node's admission counters, shared by every shard's engine so node-wide limits hold
+/// exactly whatever the shard count.
+pub fn admission(cfg: &Config) -> SharedAdmission {
+    let (global, trunks) = admission_limits(cfg);
+    SharedAdmission::new(global, trunks)
 }
 
 /// The engine configuration for one shard. `signalling` is the address the SBC advertises in

@@ -24,12 +24,14 @@ mod events;
 mod local;
 pub mod metrics;
 pub mod notify;
+mod reload;
 mod routing;
 mod shard;
 mod tls;
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,12 +81,30 @@ pub struct ServerHandle {
     metrics: Arc<metrics::Metrics>,
     cdr: Option<cdr::CdrWriter>,
     events: Option<tokio::task::JoinHandle<()>>,
+    reloader: Arc<reload::Reloader>,
 }
 
 impl ServerHandle {
     /// The bound listeners: name, transport, local address (ports resolved when 0 was asked).
     pub fn listeners(&self) -> &[(String, TransportKind, SocketAddr)] {
         &self.listeners
+    }
+
+    /// Applies a new configuration (hot reload, see `reload.rs`): everything is built first
+    /// and swapped at once; on error nothing changes. Returns what was applied.
+    pub async fn reload(&self, cfg: Config) -> Result<String, String> {
+        self.reloader.apply(cfg).await
+    }
+
+    /// Reads the configuration file `sbcd run --config` named again and applies it
+    /// (`SIGHUP`).
+    pub async fn reload_from_source(&self) -> Result<String, String> {
+        self.reloader.reload_from_source().await
+    }
+
+    /// The configuration in force (after the last successful reload).
+    pub fn config(&self) -> Arc<Config> {
+        self.reloader.config()
     }
 
     /// The transport handle (connection table, counters).
@@ -162,7 +182,9 @@ fn parser_config(cfg: &Config) -> ParserConfig {
     }
 }
 
-fn transport_config(cfg: &Config) -> Result<TransportConfig, ServerError> {
+fn transport_config(
+    cfg: &Config,
+) -> Result<(TransportConfig, Vec<(String, sbc_transport::TlsStore)>), ServerError> {
     let stores = tls::load_profiles(cfg)?;
     let parser = parser_config(cfg);
     let mut listeners = Vec::new();
@@ -197,11 +219,12 @@ fn transport_config(cfg: &Config) -> Result<TransportConfig, ServerError> {
         parser,
         ..OutboundConfig::default()
     };
-    Ok(TransportConfig {
+    let tc = TransportConfig {
         listeners,
         outbound,
         ..TransportConfig::default()
-    })
+    };
+    Ok((tc, stores))
 }
 
 /// Number of shards: one per core, at least one.
@@ -235,61 +258,30 @@ fn resolver(cfg: &Config) -> Result<sbc_transport::resolve::DnsResolver, ServerE
 }
 
 /// Re-resolves gateway and Microsoft edge names every `dns.refresh_s` (TI-3: at least
-/// every 15 minutes) and hands the shards a new routing generation when an address changed;
+/// every 15 minutes) through the reloader, which rebuilds routing when an address changed;
 /// calls in progress keep the targets they started with.
-fn spawn_dns_refresh(
-    cfg: Arc<Config>,
-    dns: sbc_transport::resolve::DnsResolver,
-    mut current: (engine::Resolved, Vec<sbc_policy::EdgeTarget>),
-    health: Arc<sbc_routing::HealthMap>,
-    router: watch::Sender<routing::Routing>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let static_gw = cfg
-        .gateways
-        .iter()
-        .all(|g| g.address.parse::<SocketAddr>().is_ok());
-    let static_edges = cfg
-        .teams
-        .as_ref()
-        .is_none_or(|t| t.edges.iter().all(|e| e.address.is_some()));
-    if static_gw && static_edges {
-        return;
-    }
+fn spawn_dns_refresh(reloader: Arc<reload::Reloader>, mut stop: watch::Receiver<bool>) {
     tokio::spawn(async move {
-        let every = Duration::from_secs(cfg.dns.refresh_s);
         loop {
+            let every = Duration::from_secs(reloader.config().dns.refresh_s.max(1));
             tokio::select! {
                 () = tokio::time::sleep(every) => {}
                 _ = stop.changed() => return,
             }
-            let fresh = engine::resolve_all(&cfg, &dns).await;
-            // Keep the last good answer for a gateway or edge that failed this round.
-            let mut next = current.0.clone();
-            next.extend(fresh);
-            let mut edges = routing::resolve_edges(&cfg, &dns).await;
-            for (e, old) in edges.iter_mut().zip(&current.1) {
-                if e.peers.is_empty() {
-                    e.peers = old.peers.clone();
-                }
-            }
-            if next != current.0 || edges != current.1 {
-                match routing::build(&cfg, &next, &edges, &health) {
-                    Ok(r) => {
-                        tracing::info!("gateway or edge addresses changed; new router");
-                        let _ = router.send(r);
-                        current = (next, edges);
-                    }
-                    Err(e) => tracing::error!(error = %e, "router rebuild failed; old one kept"),
-                }
-            }
+            reloader.refresh_dns().await;
         }
     });
 }
 
 /// Starts listeners and shards on the current tokio runtime.
 pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
-    let tcfg = transport_config(&cfg)?;
+    start_with(cfg, None).await
+}
+
+/// [`start`], remembering the file the configuration came from: `SIGHUP` (through
+/// [`ServerHandle::reload_from_source`]) and `POST /reload` read it again.
+pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHandle, ServerError> {
+    let (tcfg, tls_stores) = transport_config(&cfg)?;
     let (transport, mut inbound) = TransportHandle::start(tcfg)
         .await
         .map_err(|e| ServerError::Transport(e.to_string()))?;
@@ -347,16 +339,20 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
     let edges = routing::resolve_edges(&cfg, &dns).await;
     let health = Arc::new(sbc_routing::HealthMap::new());
     let first = routing::build(&cfg, &resolved, &edges, &health).map_err(ServerError::Config)?;
+    drop(dns);
     let router = first.router.clone();
     let (router_tx, router_rx) = watch::channel(first);
-    spawn_dns_refresh(
+    let adm = engine::admission(&cfg);
+    let reloader = Arc::new(reload::Reloader::new(
+        source,
         cfg.clone(),
-        dns,
         (resolved, edges),
-        health.clone(),
+        health,
         router_tx,
-        shutdown_rx.clone(),
-    );
+        adm.clone(),
+        tls_stores,
+    ));
+    spawn_dns_refresh(reloader.clone(), shutdown_rx.clone());
     let calls: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
     let control = shard::Control {
         epoch,
@@ -366,7 +362,6 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
         router: router_rx,
     };
     let mut shard_tx = Vec::with_capacity(n);
-    let adm = engine::admission(&cfg);
     for id in 0..n {
         let (tx, rx) = mpsc::channel(4096);
         let engine = engine::build(&cfg, router.clone(), signalling, id, &adm, shard::seed(id))
@@ -390,15 +385,15 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
         Some(addr) => {
             let m = metrics.clone();
             let t = transport.clone();
-            let hooks =
-                admin::AdminHooks::new(
-                    move || m.encode(Some(&t.stats())),
-                    || {
-                        Err("reload is not available yet: restart sbcd to apply a new configuration"
-                        .to_owned())
-                    },
-                    draining_flag.clone(),
-                );
+            let hooks = admin::AdminHooks::new(
+                move || m.encode(Some(&t.stats())),
+                {
+                    let r = reloader.clone();
+                    let rt = tokio::runtime::Handle::current();
+                    move || rt.block_on(r.reload_from_source())
+                },
+                draining_flag.clone(),
+            );
             let (bound, _task) = admin::AdminServer::start(addr, hooks)
                 .await
                 .map_err(|e| ServerError::Transport(format!("admin {addr}: {e}")))?;
@@ -447,5 +442,6 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
         metrics,
         cdr,
         events: Some(events),
+        reloader,
     })
 }
