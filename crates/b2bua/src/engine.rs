@@ -75,7 +75,7 @@ pub(crate) struct Shared {
     pub(crate) policy_by_trunk: HashMap<String, usize>,
     /// Variants of a policy with another Contact (per-tenant FQDNs, TI-14), interned: one
     /// entry per (policy, contact) ever used, so legs keep a plain index.
-    contact_variants: HashMap<(usize, String), usize>,
+    contact_variants: HashMap<(usize, String, crate::ReferMode), usize>,
     /// The header filter of each policy (parallel to `policies`): what may cross into a leg
     /// is decided by that leg's policy.
     filters: Vec<HeaderFilter>,
@@ -834,20 +834,49 @@ impl Shared {
         &self.filters[policy]
     }
 
-    /// `policy`, or its variant presenting `contact` as our Contact.
-    pub(crate) fn with_contact(&mut self, policy: usize, contact: Option<&str>) -> usize {
-        let Some(c) = contact.filter(|c| *c != self.policies[policy].contact) else {
+    /// `policy`, or its variant presenting `contact` as our Contact and, when routing says
+    /// so, the tenant's transfer mode (TI-26: a tenant whose transfers Microsoft performs
+    /// does not see REFER in Allow).
+    pub(crate) fn with_contact(
+        &mut self,
+        policy: usize,
+        contact: Option<&str>,
+        refer: Option<crate::ReferMode>,
+    ) -> usize {
+        let Some(c) = contact else {
             return policy;
         };
-        if let Some(&i) = self.contact_variants.get(&(policy, c.to_string())) {
+        let base = &self.policies[policy];
+        let refer = refer.unwrap_or(base.refer);
+        if c == base.contact && refer == base.refer {
+            return policy;
+        }
+        let key = (policy, c.to_string(), refer);
+        if let Some(&i) = self.contact_variants.get(&key) {
             return i;
         }
-        let mut p = self.policies[policy].clone();
+        let mut p = base.clone();
         p.contact = c.to_string();
+        if refer != p.refer {
+            p.allow = match refer {
+                crate::ReferMode::Terminate if !p.allow.contains("REFER") => {
+                    format!("{}, REFER", p.allow)
+                }
+                crate::ReferMode::Reject => p
+                    .allow
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|m| *m != "REFER")
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                _ => p.allow.clone(),
+            };
+            p.refer = refer;
+        }
         let i = self.policies.len();
         self.policies.push(p);
         self.filters.push(self.filters[policy].clone());
-        self.contact_variants.insert((policy, c.to_string()), i);
+        self.contact_variants.insert(key, i);
         i
     }
 

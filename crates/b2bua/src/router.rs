@@ -54,6 +54,9 @@ pub struct Presentation {
     pub a_contact: Option<String>,
     /// The tenant the call belongs to (CDRs, logs). Read from the first target.
     pub tenant: Option<String>,
+    /// The tenant's transfer mode on the leg(s) whose Contact routing sets (TI-26); `None`:
+    /// the trunk's.
+    pub refer: Option<crate::ReferMode>,
 }
 
 /// What the router decided for a new INVITE.

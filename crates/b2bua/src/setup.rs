@@ -179,9 +179,11 @@ impl Engine {
             }
         }
         let a_policy = self.sh.trunk_policy(trunk_in.as_deref(), Side::A);
-        let a_policy = self
-            .sh
-            .with_contact(a_policy, first.presentation.a_contact.as_deref());
+        let a_policy = self.sh.with_contact(
+            a_policy,
+            first.presentation.a_contact.as_deref(),
+            first.presentation.refer,
+        );
         let tenant = first.presentation.tenant.clone();
         let invite = msg.clone();
         // The 100 carries the A leg's own headers too (X-MS-SBC on every response, TI-17).
@@ -310,7 +312,11 @@ impl Engine {
         };
         let a = &call.a.invite;
         let policy = sh.trunk_policy(Some(&target.trunk), Side::B);
-        let policy = sh.with_contact(policy, target.presentation.contact.as_deref());
+        let policy = sh.with_contact(
+            policy,
+            target.presentation.contact.as_deref(),
+            target.presentation.refer,
+        );
         let call_id = Bytes::from(sh.ids.call_id());
         let tag = Bytes::from(sh.ids.tag());
         let branch = sh.ids.branch();

@@ -34,7 +34,7 @@ use crate::event::{CallKey, EndReason, EndedBy, Side};
 use crate::wire::{self, Dialog};
 
 /// What a leg does with a REFER from its peer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum ReferMode {
     /// Refuse it (`501`, REFER not in Allow).
     #[default]

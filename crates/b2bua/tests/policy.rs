@@ -461,6 +461,7 @@ impl Router for TenantRoute {
             contact: Some("sip:t1.sbc.example.com:5061;transport=tls".into()),
             a_contact: Some("sip:gw-side.sbc.example.net:5060".into()),
             tenant: Some("tenant-1".into()),
+            refer: Some(sbc_b2bua::ReferMode::Terminate),
         };
         RouteDecision::Targets(vec![t])
     }
@@ -492,6 +493,12 @@ fn routing_presentation_shapes_from_to_and_contact_per_leg() {
         header(&ok, HeaderName::Contact).unwrap(),
         "<sip:gw-side.sbc.example.net:5060>"
     );
+    // The tenant handles transfers here: REFER is offered on the legs routing presented
+    // (TI-16), on top of the trunk's Allow.
+    assert!(header(&ok, HeaderName::Allow).unwrap().ends_with(", REFER"));
+    assert!(header(&b_inv, HeaderName::Allow)
+        .unwrap()
+        .ends_with(", REFER"));
     // A re-INVITE relayed toward the B leg keeps the tenant Contact.
     sim.ua(1).clear();
     sim.ua(0)

@@ -165,6 +165,14 @@ fn name_addr(display: Option<&[u8]>, uri: &str) -> Vec<u8> {
     v
 }
 
+/// The tenant's transfer mode as the engine's (TI-26).
+fn refer_mode(m: sbc_config::ReferMode) -> sbc_b2bua::ReferMode {
+    match m {
+        sbc_config::ReferMode::Handle => sbc_b2bua::ReferMode::Terminate,
+        sbc_config::ReferMode::Microsoft => sbc_b2bua::ReferMode::Reject,
+    }
+}
+
 fn txn_transport(t: TransportKind) -> Transport {
     match t {
         TransportKind::Udp => Transport::Udp,
@@ -389,6 +397,7 @@ impl CallPolicy {
                     contact: None,
                     a_contact: a_contact.clone(),
                     tenant: Some(info.id.clone()),
+                    refer: Some(refer_mode(info.refer)),
                 };
                 out.push(t);
             }
@@ -439,6 +448,7 @@ impl CallPolicy {
                     contact: Some(contact.clone()),
                     a_contact: None,
                     tenant: Some(info.id.clone()),
+                    refer: Some(refer_mode(info.refer)),
                 };
                 out.push(t);
             }

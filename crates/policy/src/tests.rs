@@ -65,6 +65,7 @@ operator_connect_guid = "0b6f5e3a-7c1d-4f2e-9a8b-123456789abc"
 numbers = ["+442071230000-+442071230099"]
 screen_calling = false
 routes = [{ prefix = "+44", group = "pstn" }]
+refer = "microsoft"
 "#;
 
 fn policy() -> CallPolicy {
@@ -158,6 +159,10 @@ fn teams_to_pstn_by_subdomain_with_numbers_in_the_gateways_format() {
         Some("sip:contoso.sbc.lab.example:5061;transport=tls")
     );
     assert_eq!(t[0].presentation.tenant.as_deref(), Some("contoso"));
+    assert_eq!(
+        t[0].presentation.refer,
+        Some(sbc_b2bua::ReferMode::Terminate)
+    );
 }
 
 #[test]
@@ -171,6 +176,8 @@ fn operator_connect_tenant_by_guid() {
     );
     let t = targets(p.route(&req, teams()));
     assert_eq!(t[0].presentation.tenant.as_deref(), Some("fabrikam"));
+    // fabrikam lets Microsoft perform transfers (TI-26): no REFER on its legs.
+    assert_eq!(t[0].presentation.refer, Some(sbc_b2bua::ReferMode::Reject));
 }
 
 #[test]
