@@ -33,6 +33,14 @@ pub struct LegPolicy {
     /// What a REFER from this leg's peer gets (TI-26: the Teams trunk terminates them; list
     /// REFER in `allow` then, TI-16).
     pub refer: crate::ReferMode,
+    /// Toward this leg, History-Info is turned into Diversion (TI-28, gateways that need
+    /// it).
+    pub history_to_diversion: bool,
+    /// Toward this leg, `Reason: Q.850;cause=34` becomes cause 17 (TI-22).
+    pub q850_34_as_17: bool,
+    /// Toward this leg, a 183 with SDP is relayed as a 180 without it (TI-24, gateways that
+    /// stop local ringback on 183).
+    pub early_media_as_ringing: bool,
 }
 
 impl LegPolicy {
@@ -47,6 +55,9 @@ impl LegPolicy {
             add_headers: Vec::new(),
             headers: None,
             refer: crate::ReferMode::Reject,
+            history_to_diversion: false,
+            q850_34_as_17: false,
+            early_media_as_ringing: false,
         }
     }
 }

@@ -129,7 +129,7 @@ impl Engine {
         }
         let filters = policies
             .iter()
-            .map(|p| HeaderFilter::new(p.headers.as_ref().unwrap_or(&cfg.headers)))
+            .map(|p| HeaderFilter::new(p.headers.as_ref().unwrap_or(&cfg.headers), p))
             .collect();
         let idgen = IdGen::new(ids, shard, &cfg.loop_token, cfg.call_id_suffix.as_deref());
         let adm = SharedAdmission::new(cfg.limits, cfg.trunk_limits.clone());

@@ -471,19 +471,20 @@ impl Engine {
             let _ = ep.send_request_bytes(now, out, peer);
         }
         let status = msg.status().unwrap_or(180);
+        // TI-24: for callers that stop their ringback on 183, early media becomes ringing.
+        let as_ringing = status == 183 && sh.policies[call.a.policy].early_media_as_ringing;
+        let (status, phrase) = if as_ringing {
+            (180, None)
+        } else {
+            (status, msg.reason())
+        };
         let a_tag = to_tag.map(|t| a_tag_for(sh, &mut call.a.tags, t));
         let Some(txn) = call.a.txn else {
             return;
         };
         let (allow, sup) = sh.caps(call.a.policy, false);
         let mut out = Vec::with_capacity(msg.as_bytes().len() + 256);
-        let mut w = build::response(
-            &call.a.invite,
-            status,
-            msg.reason(),
-            a_tag.as_deref(),
-            &mut out,
-        );
+        let mut w = build::response(&call.a.invite, status, phrase, a_tag.as_deref(), &mut out);
         let p = &sh.policies[call.a.policy];
         if a_tag.is_some() {
             w.header_parts(b"Contact", &[b"<", p.contact.as_bytes(), b">"]);
@@ -493,9 +494,13 @@ impl Engine {
             w.header(b"Supported", sup.as_bytes());
         }
         sh.server_headers(&mut w, call.a.policy);
-        let has_body = !msg.body().is_empty();
+        let has_body = !msg.body().is_empty() && !as_ringing;
         sh.filter(call.a.policy).copy(&mut w, &msg, &[], has_body);
-        sh.finish_body(w, key, Side::B, BodyRole::Early, Some(&msg));
+        if as_ringing {
+            w.finish(None, b"");
+        } else {
+            sh.finish_body(w, key, Side::B, BodyRole::Early, Some(&msg));
+        }
         let _ = ep.respond_bytes(now, txn, out);
         if !call.sent_18x {
             call.sent_18x = true;

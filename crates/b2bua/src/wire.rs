@@ -18,15 +18,21 @@ pub(crate) struct HeaderFilter {
     extra: Vec<Vec<u8>>,
     remove_known: Vec<HeaderName>,
     remove_extra: Vec<Vec<u8>>,
+    /// History-Info becomes Diversion on this leg (TI-28).
+    history_to_diversion: bool,
+    /// Q.850 cause 34 becomes 17 in Reason headers on this leg (TI-22).
+    q850_34_as_17: bool,
 }
 
 impl HeaderFilter {
-    pub(crate) fn new(p: &HeaderPolicy) -> HeaderFilter {
+    pub(crate) fn new(p: &HeaderPolicy, leg: &crate::LegPolicy) -> HeaderFilter {
         let mut f = HeaderFilter {
             known: p.copy.clone(),
             extra: Vec::new(),
             remove_known: Vec::new(),
             remove_extra: Vec::new(),
+            history_to_diversion: leg.history_to_diversion,
+            q850_34_as_17: leg.q850_34_as_17,
         };
         for n in &p.copy_extra {
             match HeaderName::from_bytes(n.as_bytes()) {
@@ -76,8 +82,27 @@ impl HeaderFilter {
                 _ => {}
             }
             let removed = Self::matches(&self.remove_known, &self.remove_extra, msg, h);
-            if !removed && (also.contains(&h.name) || self.copies(msg, h)) {
-                w.raw_line(msg, h);
+            if removed || !(also.contains(&h.name) || self.copies(msg, h)) {
+                continue;
+            }
+            match h.name {
+                HeaderName::HistoryInfo if self.history_to_diversion => {}
+                HeaderName::Reason if self.q850_34_as_17 => match busy_as_17(msg.slice(h.value)) {
+                    Some(nv) => {
+                        w.header(b"Reason", &nv);
+                    }
+                    None => {
+                        w.raw_line(msg, h);
+                    }
+                },
+                _ => {
+                    w.raw_line(msg, h);
+                }
+            }
+        }
+        if self.history_to_diversion && msg.get(HeaderName::Diversion).is_none() {
+            for d in diversion_from_history(msg) {
+                w.header(b"Diversion", &d);
             }
         }
     }
@@ -94,6 +119,70 @@ impl HeaderFilter {
             }
         }
     }
+}
+
+/// `Q.850;cause=34` (no circuit available) as `Q.850;cause=17` (user busy), the rest of
+/// the value unchanged (TI-22: "busy" toward the PSTN). `None` when there is nothing to map.
+fn busy_as_17(v: &[u8]) -> Option<Vec<u8>> {
+    let lower = v.to_ascii_lowercase();
+    if !lower.starts_with(b"q.850") {
+        return None;
+    }
+    let at = lower.windows(8).position(|w| w == b"cause=34")?;
+    // Exactly 34, not 340.
+    if lower.get(at + 8).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut out = v[..at].to_vec();
+    out.extend_from_slice(b"cause=17");
+    out.extend_from_slice(&v[at + 8..]);
+    Some(out)
+}
+
+/// Diversion values (RFC 5806) for the History-Info of `msg` (RFC 7044; mapping after
+/// RFC 6044 §9): every entry whose URI carries a `cause` (RFC 4458) was retargeted away from
+/// the entry before it, which is the diverting party. Most recent diversion first, as
+/// Diversion lists them.
+fn diversion_from_history(msg: &Message) -> Vec<Vec<u8>> {
+    use sbc_sip::addr::HistoryInfoHdr;
+    use sbc_sip::TypedHeader;
+    let entries: Vec<HistoryInfoHdr<'_>> = msg
+        .values(HeaderName::HistoryInfo)
+        .filter_map(|(_, v)| HistoryInfoHdr::parse(v).ok())
+        .collect();
+    let mut out = Vec::new();
+    for pair in entries.windows(2) {
+        let (from, to) = (&pair[0], &pair[1]);
+        let Some(to_sip) = to.uri.as_sip() else {
+            continue;
+        };
+        let Some(Some(cause)) = to_sip.param("cause") else {
+            continue;
+        };
+        let reason: &[u8] = match cause {
+            b"302" => b"unconditional",
+            b"486" => b"user-busy",
+            b"408" => b"no-answer",
+            b"480" => b"unavailable",
+            b"487" => b"deflection",
+            b"503" => b"out-of-service",
+            b"404" => b"unknown",
+            _ => b"unknown",
+        };
+        let uri = match from.uri.as_sip() {
+            Some(u) => u.without_headers(),
+            None => from.uri.raw(),
+        };
+        let mut d = Vec::with_capacity(uri.len() + 32);
+        d.push(b'<');
+        d.extend_from_slice(uri);
+        d.extend_from_slice(b">;reason=");
+        d.extend_from_slice(reason);
+        d.extend_from_slice(b";counter=1");
+        out.push(d);
+    }
+    out.reverse();
+    out
 }
 
 /// A From/To value without its `tag` parameter, always in name-addr form (`[display]

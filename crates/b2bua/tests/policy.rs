@@ -677,3 +677,94 @@ fn emergency_calls_pass_every_capacity_refusal() {
     assert!(cdrs.iter().any(|c| c.a_call_id == b"e-1" && c.emergency));
     assert!(cdrs.iter().any(|c| c.a_call_id == b"n-1" && !c.emergency));
 }
+
+/// TI-28: toward a gateway that wants Diversion, History-Info becomes Diversion (the
+/// diverting party, with the reason of the retargeting), and History-Info itself stays back.
+#[test]
+fn history_info_becomes_diversion_for_gateways_that_need_it() {
+    let mut cfg = default_config();
+    let mut gw = cfg.b_side.clone();
+    gw.history_to_diversion = true;
+    cfg.trunks.insert("gw1".into(), gw);
+    let mut sim = world(cfg);
+    let inv = invite(
+        "hi-1",
+        &["History-Info: <sip:+15551000@teams.example.com;user=phone>;index=1, <sip:+15551234@teams.example.com;user=phone;cause=486>;index=1.1"],
+        SDP_A,
+    );
+    sim.ua(0).send(&inv, addr(SBC));
+    sim.run_for(ms(10));
+    let (_, b) = sim.ua(1).expect_request(Method::Invite);
+    assert!(headers_named(&b, "History-Info").is_empty());
+    assert_eq!(
+        headers_named(&b, "Diversion"),
+        ["<sip:+15551000@teams.example.com;user=phone>;reason=user-busy;counter=1"]
+    );
+}
+
+/// TI-22: Q.850 cause 34 is presented as 17 ("busy") toward the PSTN; other causes and
+/// other legs are untouched.
+#[test]
+fn q850_cause_34_becomes_17_toward_the_pstn() {
+    let mut cfg = default_config();
+    let mut gw = cfg.b_side.clone();
+    gw.q850_34_as_17 = true;
+    cfg.trunks.insert("gw1".into(), gw);
+    let mut sim = world(cfg);
+    let (mut a, _b, _, _) = answered_with(&mut sim, "q-1", &[], &[]);
+    sim.ua(1).clear();
+    sim.ua(0).send(
+        &a.request(
+            "BYE",
+            "bye-q",
+            &["Reason: Q.850;cause=34;text=\"No circuit\""],
+            "",
+        ),
+        addr(SBC),
+    );
+    sim.run_for(ms(10));
+    let (_, bye) = sim.ua(1).expect_request(Method::Bye);
+    assert_eq!(
+        header(&bye, HeaderName::Reason).unwrap(),
+        "Q.850;cause=17;text=\"No circuit\""
+    );
+}
+
+/// TI-24: for a caller's trunk that stops ringback on 183, a 183 with SDP arrives as a 180
+/// without a body; the answer still carries the SDP.
+#[test]
+fn early_media_as_ringing_per_trunk() {
+    let mut cfg = default_config();
+    cfg.a_side.early_media_as_ringing = true;
+    let mut sim = world(cfg);
+    sim.ua(0).send(&invite("em-1", &[], SDP_A), addr(SBC));
+    sim.run_for(ms(10));
+    let (t, b) = sim.ua(1).expect_request(Method::Invite);
+    sim.ua(1).respond(
+        t,
+        response(
+            &b,
+            183,
+            Some("g1"),
+            &["Contact: <sip:gw@127.0.0.1:5080>"],
+            SDP_B,
+        ),
+    );
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(100);
+    let r = sim.ua(0).expect_response(180);
+    assert!(r.body().is_empty());
+    sim.ua(1).respond(
+        t,
+        response(
+            &b,
+            200,
+            Some("g1"),
+            &["Contact: <sip:gw@127.0.0.1:5080>"],
+            SDP_B,
+        ),
+    );
+    sim.run_for(ms(10));
+    let ok = sim.ua(0).expect_response(200);
+    assert_eq!(ok.body(), SDP_B.as_bytes());
+}

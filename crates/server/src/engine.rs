@@ -118,6 +118,10 @@ pub fn engine_config(cfg: &Config, signalling: SocketAddr) -> EngineConfig {
     for g in &cfg.gateways {
         let mut p = leg.clone();
         p.prack = g.rel100 != sbc_config::Rel100::Disabled;
+        p.history_to_diversion = g.forwarding == sbc_config::Forwarding::Diversion;
+        p.early_media_as_ringing = g.early_media_as_ringing;
+        // TI-22: busy from Teams reaches the PSTN as Q.850 17.
+        p.q850_34_as_17 = cfg.teams.is_some();
         e.trunks.insert(g.name.get_ref().clone(), p);
     }
     // The Microsoft side (TI-14..TI-17, TI-26): our Contact on the base FQDN (the tenant's
@@ -143,6 +147,9 @@ pub fn engine_config(cfg: &Config, signalling: SocketAddr) -> EngineConfig {
             } else {
                 ReferMode::Reject
             },
+            history_to_diversion: false,
+            q850_34_as_17: false,
+            early_media_as_ringing: false,
         };
         e.trunks.insert(sbc_policy::TEAMS_TRUNK.to_owned(), p);
     }
