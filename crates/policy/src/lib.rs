@@ -25,12 +25,12 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ipnet::IpNet;
 use sbc_b2bua::{CallClass, Presentation, RouteDecision, Router, StaticRouter, Target};
 use sbc_config::{Config, TransportKind};
-use sbc_emergency::EmergencyPolicy;
+use sbc_emergency::{extract_location, ElinStore, EmergencyPolicy};
 use sbc_routing::{GatewayId, GroupId, RouteChoice, RouteError, Tables, TenantId};
 use sbc_sip::uri::Uri;
 use sbc_sip::{HeaderName, Message};
@@ -49,6 +49,35 @@ pub struct EdgeTarget {
     pub host: String,
     /// Its addresses, in the order to try them.
     pub peers: Vec<Peer>,
+}
+
+/// Milliseconds on the shell's clock (wall clock: the callback window spans reloads).
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The emergency side of the policy (TI-38..TI-42): the compiled rules, and the ELIN /
+/// callback memory, which the shell keeps across reloads (one store per node).
+#[derive(Clone)]
+pub struct EmergencyContext {
+    /// Dial strings, ELIN plans, location options.
+    pub policy: Arc<EmergencyPolicy>,
+    /// ELIN bindings and recent emergency callers.
+    pub store: Arc<Mutex<ElinStore>>,
+    /// Now, in milliseconds.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for EmergencyContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmergencyContext").finish_non_exhaustive()
+    }
+}
+
+impl EmergencyContext {
+    fn store(&self) -> std::sync::MutexGuard<'_, ElinStore> {
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// What [`CallPolicy::new`] needs besides the configuration: what the shell resolved.
@@ -80,7 +109,7 @@ pub struct CallPolicy {
     gw_by_ip: HashMap<IpAddr, GatewayId>,
     edges: Vec<EdgeTarget>,
     emergency_group: HashMap<TenantId, GroupId>,
-    emergency: Option<Arc<EmergencyPolicy>>,
+    emergency: Option<EmergencyContext>,
     /// The `[[route]]` source routes (labs, plain trunks) for everything else.
     fallback: StaticRouter,
 }
@@ -197,7 +226,7 @@ impl CallPolicy {
         cfg: &Config,
         tables: Arc<Tables>,
         resolved: &Resolved,
-        emergency: Option<Arc<EmergencyPolicy>>,
+        emergency: Option<EmergencyContext>,
         fallback: StaticRouter,
     ) -> Result<CallPolicy, PolicyError> {
         let teams = cfg.teams.as_ref().map(|t| TeamsSide {
@@ -292,6 +321,24 @@ impl CallPolicy {
         self.tables.tenant_of_request(host, guid)
     }
 
+    /// A PSAP callback to `called` (an ELIN bound to a recent caller, or a recent emergency
+    /// caller's own number) within the window (TI-41, TI-42).
+    fn callback(&self, tenant: TenantId, called: &str) -> Option<sbc_emergency::Callback> {
+        let e = self.emergency.as_ref()?;
+        let info = self.tables.tenant(tenant)?;
+        let now = (e.clock)();
+        e.store().callback(&info.id, called, now)
+    }
+
+    /// The called number of a call from a gateway, as E.164, and its tenant.
+    fn pstn_called(&self, req: &Message, from: Peer) -> Option<(TenantId, String)> {
+        let gw = self.tables.gateway(self.gateway_of(from)?)?;
+        let ruri = req.request_uri()?;
+        let called = gw.numbers.to_e164(user_of(&ruri)?).ok()?;
+        let t = self.tables.tenant_by_number(called.as_str())?;
+        Some((t, called.as_str().to_owned()))
+    }
+
     fn is_emergency(&self, tenant: Option<TenantId>, req: &Message) -> bool {
         let Some(e) = &self.emergency else {
             return false;
@@ -305,7 +352,8 @@ impl CallPolicy {
         let tenant = tenant
             .and_then(|t| self.tables.tenant(t))
             .map_or("", |t| t.id.as_str());
-        e.classify(tenant, &ruri, to.as_ref().map(|na| &na.uri))
+        e.policy
+            .classify(tenant, &ruri, to.as_ref().map(|na| &na.uri))
             .is_some()
     }
 
@@ -354,6 +402,38 @@ impl CallPolicy {
             Err(RouteError::NoRoute) => return reject(404, "No Route"),
             Err(RouteError::AllDown) => return reject(503, "Service Unavailable"),
         };
+        // TI-41: in ELIN mode the PSAP sees the ELIN of the caller's location, and the
+        // binding ELIN -> caller is remembered for callbacks (TI-42). Logged at warn, the
+        // location itself never (TI-39; only whether it came and by which method).
+        let mut calling = calling;
+        if emergency {
+            if let Some(e) = &self.emergency {
+                let loc = extract_location(req, &e.policy.location_options(&info.id));
+                let now = (e.clock)();
+                let presented = e.store().on_emergency_call(
+                    e.policy.elin(),
+                    &info.id,
+                    &calling,
+                    Some(&loc),
+                    now,
+                );
+                let methods: Vec<&str> = loc.methods().collect();
+                let route: Vec<&str> = targets
+                    .as_slice()
+                    .iter()
+                    .filter_map(|g| self.tables.gateway(*g).map(|g| g.name.as_str()))
+                    .collect();
+                tracing::warn!(
+                    tenant = %info.id,
+                    ?route,
+                    location = ?loc.status(),
+                    ?methods,
+                    elin = presented.elin.is_some(),
+                    "emergency call"
+                );
+                calling = presented.number;
+            }
+        }
         let fqdn = info.fqdns.first().cloned();
         let a_contact = self.teams.as_ref().map(|t| {
             let host = fqdn.clone().unwrap_or_else(|| t.base.clone());
@@ -419,6 +499,14 @@ impl CallPolicy {
         };
         let tenant = self.tables.tenant_by_number(called.as_str())?;
         let info = self.tables.tenant(tenant)?;
+        // TI-41: a PSAP calling an ELIN back reaches the caller it stood for.
+        let called: String = match self.callback(tenant, called.as_str()) {
+            Some(cb) if cb.via_elin.is_some() => {
+                tracing::warn!(tenant = %info.id, "emergency callback to an ELIN");
+                cb.route_to
+            }
+            _ => called.as_str().to_owned(),
+        };
         // TI-25: an INVITE marked by Microsoft's FMC must not be routed back to Teams.
         if req.get_raw(b"X-MS-FMC").is_some() {
             return Some(reject(403, "Not Routed Back To Teams"));
@@ -468,10 +556,17 @@ impl Router for CallPolicy {
             None
         };
         if self.is_emergency(tenant, req) {
-            CallClass::Emergency
-        } else {
-            CallClass::Normal
+            return CallClass::Emergency;
         }
+        // TI-42: a PSAP calling back passes screening and limits.
+        if !self.from_teams(from) {
+            if let Some((t, called)) = self.pstn_called(req, from) {
+                if self.callback(t, &called).is_some() {
+                    return CallClass::Callback;
+                }
+            }
+        }
+        CallClass::Normal
     }
 
     fn route(&self, req: &Message, from: Peer) -> RouteDecision {

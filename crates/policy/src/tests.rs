@@ -66,9 +66,22 @@ numbers = ["+442071230000-+442071230099"]
 screen_calling = false
 routes = [{ prefix = "+44", group = "pstn" }]
 refer = "microsoft"
+
+[emergency]
+default_country = "US"
+[[emergency.tenants]]
+id = "contoso"
+country = "US"
+[emergency.tenants.elin]
+default_elins = ["+14255550299"]
 "#;
 
 fn policy() -> CallPolicy {
+    policy_at(Arc::new(std::sync::atomic::AtomicU64::new(1_000)))
+}
+
+/// The policy with a clock the test moves (milliseconds).
+fn policy_at(now: Arc<std::sync::atomic::AtomicU64>) -> CallPolicy {
     let cfg = Config::parse(CFG, "test.toml").expect("config");
     let tables = Arc::new(Tables::build(&cfg, &HealthMap::new()).expect("tables"));
     let edge = |h: &str, a: &str| EdgeTarget {
@@ -83,12 +96,18 @@ fn policy() -> CallPolicy {
             edge("sip3.pstnhub.microsoft.com", "192.0.2.30:5061"),
         ],
     };
-    let em = EmergencyPolicy::new(&Default::default()).expect("emergency");
+    let em = EmergencyPolicy::new(&cfg.emergency).expect("emergency");
+    let store = ElinStore::new(em.callback_config());
+    let ctx = EmergencyContext {
+        policy: Arc::new(em),
+        store: Arc::new(Mutex::new(store)),
+        clock: Arc::new(move || now.load(std::sync::atomic::Ordering::Relaxed)),
+    };
     CallPolicy::new(
         &cfg,
         tables,
         &resolved,
-        Some(Arc::new(em)),
+        Some(ctx),
         StaticRouter::new(Vec::new()),
     )
     .expect("policy")
@@ -284,4 +303,45 @@ fn an_fmc_marked_invite_is_never_routed_back_to_teams() {
         "X-MS-FMC: ON\r\n",
     );
     assert_eq!(status(p.route(&req, gw_a())), 403);
+}
+
+/// TI-41/TI-42: in ELIN mode the PSAP sees the ELIN; a callback to the ELIN within the
+/// window reaches the original caller and passes limits (Callback class); after the window
+/// it is an ordinary call to that number.
+#[test]
+fn elin_substitution_and_psap_callback() {
+    let now = Arc::new(std::sync::atomic::AtomicU64::new(10_000));
+    let p = policy_at(now.clone());
+    let req = invite(
+        "sip:911@contoso.sbc.lab.example;user=phone",
+        "<sip:+14255550100@contoso.sbc.lab.example;user=phone>",
+        "",
+    );
+    let t = targets(p.route(&req, teams()));
+    let from = String::from_utf8(t[0].presentation.from.clone().unwrap()).unwrap();
+    assert!(
+        from.contains("+14255550299") || from.contains("4255550299"),
+        "{from}"
+    );
+    assert!(!from.contains("4255550100"), "{from}");
+    // The PSAP (through gw-a, national format) calls the ELIN back: it goes to the caller.
+    let cb = invite(
+        "sip:4255550299@198.51.100.100:5060",
+        "<sip:911@198.51.100.1>",
+        "",
+    );
+    assert_eq!(p.classify(&cb, gw_a()), CallClass::Callback);
+    let t = targets(p.route(&cb, gw_a()));
+    assert_eq!(
+        t[0].request_uri,
+        b"sip:+14255550100@sip.pstnhub.microsoft.com;user=phone"
+    );
+    // Two hours later (default window one hour) the ELIN is an ordinary number again.
+    now.store(10_000 + 2 * 3_600_000, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(p.classify(&cb, gw_a()), CallClass::Normal);
+    let t = targets(p.route(&cb, gw_a()));
+    assert_eq!(
+        t[0].request_uri,
+        b"sip:+14255550299@sip.pstnhub.microsoft.com;user=phone"
+    );
 }

@@ -86,6 +86,15 @@ pub async fn consume(mut rx: mpsc::Receiver<EngineEvent>, sinks: Sinks) {
                 }
                 m.final_status(c.status);
                 sinks.metrics.response(c.status);
+                // TI-38..TI-42 records: emergency attempts, answers and failures.
+                if c.emergency {
+                    sinks.metrics.emergency_attempts.inc();
+                    if c.answered_at.is_some() {
+                        sinks.metrics.emergency_answers.inc();
+                    } else {
+                        sinks.metrics.emergency_failures.inc();
+                    }
+                }
                 let ended_by = match (c.ended_by, c.reason) {
                     (
                         _,

@@ -338,7 +338,9 @@ pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHa
     let resolved = engine::resolve_all(&cfg, &dns).await;
     let edges = routing::resolve_edges(&cfg, &dns).await;
     let health = Arc::new(sbc_routing::HealthMap::new());
-    let first = routing::build(&cfg, &resolved, &edges, &health).map_err(ServerError::Config)?;
+    let elin = routing::elin_store(&cfg);
+    let first =
+        routing::build(&cfg, &resolved, &edges, &health, &elin).map_err(ServerError::Config)?;
     drop(dns);
     let router = first.router.clone();
     let (router_tx, router_rx) = watch::channel(first);
@@ -351,6 +353,7 @@ pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHa
         router_tx,
         adm.clone(),
         tls_stores,
+        elin,
     ));
     spawn_dns_refresh(reloader.clone(), shutdown_rx.clone());
     let calls: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());

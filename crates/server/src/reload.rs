@@ -37,6 +37,8 @@ pub(crate) struct Reloader {
     router: watch::Sender<Routing>,
     adm: SharedAdmission,
     tls: Vec<(String, TlsStore)>,
+    /// ELIN bindings and recent emergency callers: survive every reload (TI-41).
+    elin: Arc<Mutex<sbc_emergency::ElinStore>>,
     /// One reload at a time.
     busy: tokio::sync::Mutex<()>,
 }
@@ -126,6 +128,7 @@ impl Reloader {
         router: watch::Sender<Routing>,
         adm: SharedAdmission,
         tls: Vec<(String, TlsStore)>,
+        elin: Arc<Mutex<sbc_emergency::ElinStore>>,
     ) -> Reloader {
         Reloader {
             source,
@@ -135,6 +138,7 @@ impl Reloader {
             router,
             adm,
             tls,
+            elin,
             busy: tokio::sync::Mutex::new(()),
         }
     }
@@ -162,7 +166,7 @@ impl Reloader {
         let dns = resolver(&new).map_err(|e| format!("reload refused: {e}"))?;
         let gateways = engine::resolve_all(&new, &dns).await;
         let edges = routing::resolve_edges(&new, &dns).await;
-        let routing = routing::build(&new, &gateways, &edges, &self.health)
+        let routing = routing::build(&new, &gateways, &edges, &self.health, &self.elin)
             .map_err(|e| format!("reload refused: {e}"))?;
         let mut tls = Vec::new();
         for (name, store) in &self.tls {
@@ -179,6 +183,7 @@ impl Reloader {
             }
         }
         let _ = self.router.send(routing);
+        lock(&self.elin).reconfigure(&new.emergency.callback);
         let (global, trunks) = engine::admission_limits(&new);
         self.adm.set_limits(global, trunks);
         self.health
@@ -230,7 +235,7 @@ impl Reloader {
         if same {
             return;
         }
-        match routing::build(&cfg, &next, &edges, &self.health) {
+        match routing::build(&cfg, &next, &edges, &self.health, &self.elin) {
             Ok(r) => {
                 tracing::info!("gateway or edge addresses changed; new router");
                 let _ = self.router.send(r);

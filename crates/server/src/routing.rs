@@ -5,11 +5,12 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use sbc_b2bua::Router;
 use sbc_config::Config;
-use sbc_policy::{CallPolicy, EdgeTarget, Resolved};
+use sbc_emergency::ElinStore;
+use sbc_policy::{CallPolicy, EdgeTarget, EmergencyContext, Resolved};
 use sbc_routing::{HealthMap, Tables};
 use sbc_transport::resolve::DnsResolver;
 use sbc_txn::{Peer, Transport};
@@ -61,6 +62,7 @@ pub fn build(
     gateways: &engine::Resolved,
     edges: &[EdgeTarget],
     health: &HealthMap,
+    elin: &Arc<Mutex<ElinStore>>,
 ) -> Result<Routing, String> {
     let fallback = engine::router(cfg, gateways);
     if cfg.teams.is_none() && cfg.tenants.is_empty() {
@@ -72,18 +74,17 @@ pub fn build(
     let tables = Tables::build(cfg, health).map_err(|e| format!("routing tables: {e}"))?;
     let emergency = sbc_emergency::EmergencyPolicy::new(&cfg.emergency)
         .map_err(|e| format!("emergency: {e}"))?;
+    let emergency = EmergencyContext {
+        policy: Arc::new(emergency),
+        store: elin.clone(),
+        clock: Arc::new(wall_ms),
+    };
     let resolved = Resolved {
         gateways: gateways.clone(),
         edges: edges.to_vec(),
     };
-    let policy = CallPolicy::new(
-        cfg,
-        Arc::new(tables),
-        &resolved,
-        Some(Arc::new(emergency)),
-        fallback,
-    )
-    .map_err(|e| e.to_string())?;
+    let policy = CallPolicy::new(cfg, Arc::new(tables), &resolved, Some(emergency), fallback)
+        .map_err(|e| e.to_string())?;
     let sni = edges
         .iter()
         .flat_map(|e| e.peers.iter().map(move |p| (p.addr, e.host.clone())))
@@ -92,4 +93,16 @@ pub fn build(
         router: Arc::new(policy),
         sni: Arc::new(sni),
     })
+}
+
+/// Wall-clock milliseconds (the ELIN callback window is real time and spans reloads).
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The node's ELIN / callback memory (TI-41, TI-42): created once, kept across reloads.
+pub fn elin_store(cfg: &Config) -> Arc<Mutex<ElinStore>> {
+    Arc::new(Mutex::new(ElinStore::new(&cfg.emergency.callback)))
 }
