@@ -23,6 +23,8 @@ address = "{gw}"
 name = "lab"
 from = ["127.0.0.0/8"]
 gateways = ["gw"]
+[admin]
+listen = "127.0.0.1:0"
 [calls]
 max_calls = {max_calls}
 "#
