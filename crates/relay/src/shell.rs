@@ -11,7 +11,7 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::sys::socket::{recvmmsg, sendmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
 use tokio::io::Interest;
@@ -33,11 +33,17 @@ const RECV_MAX: usize = BUF_LEN - TAIL_ROOM;
 pub struct ShellConfig {
     /// Packets taken from one socket per wakeup before yielding (fairness between calls).
     pub budget: usize,
+    /// How often statistics are published and inactivity is checked. The inactivity event
+    /// is late by at most this much.
+    pub tick: Duration,
 }
 
 impl Default for ShellConfig {
     fn default() -> Self {
-        ShellConfig { budget: 4 * BATCH }
+        ShellConfig {
+            budget: 4 * BATCH,
+            tick: Duration::from_secs(1),
+        }
     }
 }
 
@@ -50,7 +56,7 @@ pub struct LegSockets {
     pub rtcp: Option<std::net::UdpSocket>,
 }
 
-/// Snapshot of a call's statistics, published after every batch.
+/// Snapshot of a call's statistics, published every [`ShellConfig::tick`] and at stop.
 pub type SharedStats = Arc<Mutex<[LegStats; 2]>>;
 
 /// A running call. Dropping it does not stop the task; call [`CallHandle::stop`].
@@ -89,11 +95,7 @@ fn to_std(a: &SockaddrStorage) -> Option<SocketAddr> {
         .map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
 }
 
-struct Io {
-    /// [A rtp, A rtcp, B rtp, B rtcp]
-    socks: [Option<UdpSocket>; 4],
-    bufs: Box<[[u8; BUF_LEN]; BATCH]>,
-}
+type Sock = UdpSocket;
 
 /// `recvmmsg`/`sendmmsg` header arrays. They hold raw pointers (not `Send`), so they live
 /// per worker thread rather than in the task; `pump` never awaits while using them.
@@ -127,91 +129,98 @@ fn slot_leg_port(i: usize) -> (LegId, Port) {
 /// Received datagrams of one batch: (length, source, truncated).
 type Received = [(usize, Option<SocketAddr>, bool); BATCH];
 
-impl Io {
-    /// One `recvmmsg` on socket `i`, at most `max` datagrams.
-    fn recv_batch(
-        &mut self,
-        hdrs: &mut Headers,
-        i: usize,
-        max: usize,
-        out: &mut Received,
-    ) -> io::Result<usize> {
-        let Some(sock) = self.socks[i].as_ref() else {
-            return Ok(0);
-        };
-        let fd = sock.as_raw_fd();
-        let bufs = &mut self.bufs;
-        let hdrs = &mut hdrs.recv;
-        sock.try_io(Interest::READABLE, || {
-            let mut iovs = bufs
-                .each_mut()
-                .map(|b| [IoSliceMut::new(&mut b[..RECV_MAX])]);
-            let res = recvmmsg(
-                fd,
-                hdrs,
-                iovs.iter_mut().take(max),
-                MsgFlags::MSG_DONTWAIT,
-                None,
-            )
-            .map_err(io::Error::from)?;
-            let mut n = 0;
-            for (slot, m) in out.iter_mut().zip(res) {
-                *slot = (
-                    m.bytes,
-                    m.address.as_ref().and_then(to_std),
-                    m.flags.contains(MsgFlags::MSG_TRUNC),
-                );
-                n += 1;
-            }
-            Ok(n)
-        })
-    }
-
-    /// One `sendmmsg` on socket `i` of `sends` (buffer index, length, destination); returns
-    /// how many the kernel took.
-    fn send_batch(
-        &mut self,
-        hdrs: &mut Headers,
-        i: usize,
-        sends: &[(usize, usize, SockaddrStorage)],
-    ) -> usize {
-        let Some(sock) = self.socks[i].as_ref() else {
-            return 0;
-        };
-        let fd = sock.as_raw_fd();
-        let mut done = 0;
-        while done < sends.len() {
-            let rest = &sends[done..];
-            let bufs = &self.bufs;
-            let iovs: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|k| {
-                [IoSlice::new(
-                    rest.get(k).map_or(&[][..], |&(b, len, _)| &bufs[b][..len]),
-                )]
-            });
-            let addrs: [Option<SockaddrStorage>; BATCH] =
-                std::array::from_fn(|k| rest.get(k).map(|s| s.2));
-            let n = rest.len().min(BATCH);
-            match sendmmsg(
-                fd,
-                &mut hdrs.send,
-                &iovs[..n],
-                &addrs[..n],
-                [],
-                MsgFlags::MSG_DONTWAIT,
-            ) {
-                Ok(r) => {
-                    let sent = r.count();
-                    if sent == 0 {
-                        break;
-                    }
-                    done += sent;
-                }
-                // EAGAIN and anything else: the rest of the batch is dropped.
-                Err(_) => break,
-            }
+/// One `recvmmsg` on `sock`, at most `max` datagrams into `bufs`; returns how many.
+///
+/// It runs inside tokio's `try_io`, and a short batch (fewer than `max`: the queue is
+/// empty) is reported to tokio as `WouldBlock` after the datagrams were stored. That clears
+/// the socket's readiness without the extra `recvmmsg` that would only return `EAGAIN`.
+/// It is safe: tokio clears only if no new readiness edge arrived since it sampled the
+/// readiness *before* this call, so a datagram arriving meanwhile still wakes the task.
+fn recv_batch(
+    sock: &Sock,
+    bufs: &mut [[u8; BUF_LEN]; BATCH],
+    hdrs: &mut Headers,
+    max: usize,
+    out: &mut Received,
+) -> io::Result<usize> {
+    let fd = sock.as_raw_fd();
+    let mut got = 0;
+    let r = sock.try_io(Interest::READABLE, || {
+        let mut iovs = bufs
+            .each_mut()
+            .map(|b| [IoSliceMut::new(&mut b[..RECV_MAX])]);
+        let res = recvmmsg(
+            fd,
+            &mut hdrs.recv,
+            iovs.iter_mut().take(max),
+            MsgFlags::MSG_DONTWAIT,
+            None,
+        )
+        .map_err(io::Error::from)?;
+        for (slot, m) in out.iter_mut().zip(res) {
+            *slot = (
+                m.bytes,
+                m.address.as_ref().and_then(to_std),
+                m.flags.contains(MsgFlags::MSG_TRUNC),
+            );
+            got += 1;
         }
-        done
+        if got < max {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(())
+    });
+    match r {
+        Ok(()) => Ok(got),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+        Err(e) => Err(e),
     }
+}
+
+/// Packets to send from one socket: (buffer index, length, destination).
+struct SendList {
+    n: usize,
+    items: [(usize, usize, Option<SockaddrStorage>); BATCH],
+}
+
+/// One `sendmmsg` per [`BATCH`] of `list` on `sock`; returns how many the kernel took.
+fn send_batch(
+    sock: &Sock,
+    bufs: &[[u8; BUF_LEN]; BATCH],
+    hdrs: &mut Headers,
+    list: &SendList,
+) -> usize {
+    let fd = sock.as_raw_fd();
+    let items = &list.items[..list.n];
+    let iovs: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|k| {
+        [IoSlice::new(
+            items.get(k).map_or(&[][..], |&(b, len, _)| &bufs[b][..len]),
+        )]
+    });
+    let addrs: [Option<SockaddrStorage>; BATCH] =
+        std::array::from_fn(|k| items.get(k).and_then(|s| s.2));
+    let mut done = 0;
+    while done < items.len() {
+        match sendmmsg(
+            fd,
+            &mut hdrs.send,
+            &iovs[done..items.len()],
+            &addrs[done..items.len()],
+            [],
+            MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(r) => {
+                let sent = r.count();
+                if sent == 0 {
+                    break;
+                }
+                done += sent;
+            }
+            // EAGAIN and anything else: the rest of the batch is dropped.
+            Err(_) => break,
+        }
+    }
+    done
 }
 
 /// Start `call` on its sockets in the current tokio runtime. Events go to `events` tagged
@@ -224,7 +233,7 @@ pub fn spawn_call(
     cfg: ShellConfig,
     events: mpsc::UnboundedSender<(u64, Event)>,
 ) -> io::Result<CallHandle> {
-    let conv = |s: Option<std::net::UdpSocket>| -> io::Result<Option<UdpSocket>> {
+    let conv = |s: Option<std::net::UdpSocket>| -> io::Result<Option<Sock>> {
         s.map(|s| {
             s.set_nonblocking(true)?;
             UdpSocket::from_std(s)
@@ -237,13 +246,9 @@ pub fn spawn_call(
         conv(Some(b.rtp))?,
         conv(b.rtcp)?,
     ];
-    let io = Io {
-        socks,
-        bufs: Box::new([[0u8; BUF_LEN]; BATCH]),
-    };
     let stats: SharedStats = Arc::new(Mutex::new([LegStats::default(); 2]));
     let (stop_tx, stop_rx) = oneshot::channel();
-    let task = tokio::spawn(run(id, call, io, cfg, stats.clone(), events, stop_rx));
+    let task = tokio::spawn(run(id, call, socks, cfg, stats.clone(), events, stop_rx));
     Ok(CallHandle {
         stats,
         stop: Some(stop_tx),
@@ -251,13 +256,9 @@ pub fn spawn_call(
     })
 }
 
-async fn readable(s: &Option<UdpSocket>) -> usize {
+async fn readable(s: &Option<Sock>) -> io::Result<()> {
     match s {
-        Some(s) => {
-            // An error here (never seen on UDP) is retried through try_io, which reports it.
-            let _ = s.readable().await;
-            0
-        }
+        Some(s) => s.readable().await,
         None => std::future::pending().await,
     }
 }
@@ -265,33 +266,51 @@ async fn readable(s: &Option<UdpSocket>) -> usize {
 async fn run(
     id: u64,
     mut call: Call,
-    mut io: Io,
+    socks: [Option<Sock>; 4],
     cfg: ShellConfig,
     stats: SharedStats,
     events: mpsc::UnboundedSender<(u64, Event)>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let budget = cfg.budget.max(1);
-    loop {
-        let deadline = tokio::time::Instant::from_std(call.next_deadline());
-        let ready = tokio::select! {
-            _ = &mut stop => return,
-            _ = tokio::time::sleep_until(deadline) => {
-                if let Some(ev) = call.poll(Instant::now()) {
-                    let _ = events.send((id, ev));
-                }
-                continue;
-            }
-            _ = readable(&io.socks[0]) => 0,
-            _ = readable(&io.socks[1]) => 1,
-            _ = readable(&io.socks[2]) => 2,
-            _ = readable(&io.socks[3]) => 3,
-        };
-        let exhausted =
-            HEADERS.with(|h| pump(&mut call, &mut io, &mut h.borrow_mut(), ready, budget));
+    let tick = cfg.tick.max(Duration::from_millis(1));
+    let mut bufs: Box<[[u8; BUF_LEN]; BATCH]> = Box::new([[0u8; BUF_LEN]; BATCH]);
+    // One timer for statistics and inactivity, re-armed only when it fires: no timer
+    // work per packet.
+    let timer = tokio::time::sleep(tick);
+    tokio::pin!(timer);
+    let publish = |call: &Call| {
         if let Ok(mut s) = stats.lock() {
             *s = [*call.stats(LegId::A), *call.stats(LegId::B)];
         }
+    };
+    loop {
+        let (i, ready) = tokio::select! {
+            _ = &mut stop => {
+                publish(&call);
+                return;
+            }
+            () = &mut timer => {
+                let now = Instant::now();
+                if let Some(ev) = call.poll(now) {
+                    let _ = events.send((id, ev));
+                }
+                publish(&call);
+                timer.as_mut().reset(tokio::time::Instant::now() + tick);
+                continue;
+            }
+            g = readable(&socks[0]) => (0, g),
+            g = readable(&socks[1]) => (1, g),
+            g = readable(&socks[2]) => (2, g),
+            g = readable(&socks[3]) => (3, g),
+        };
+        if ready.is_err() {
+            // The reactor failed the socket: nothing more will arrive on it.
+            publish(&call);
+            return;
+        }
+        let exhausted =
+            HEADERS.with(|h| pump(&mut call, &socks, &mut bufs, &mut h.borrow_mut(), i, budget));
         if exhausted {
             tokio::task::yield_now().await;
         }
@@ -299,21 +318,40 @@ async fn run(
 }
 
 /// Drain socket `i` up to `budget` packets; true if the budget ran out (more may wait).
-fn pump(call: &mut Call, io: &mut Io, hdrs: &mut Headers, i: usize, budget: usize) -> bool {
+fn pump(
+    call: &mut Call,
+    socks: &[Option<Sock>; 4],
+    bufs: &mut [[u8; BUF_LEN]; BATCH],
+    hdrs: &mut Headers,
+    i: usize,
+    budget: usize,
+) -> bool {
     let (leg, port) = slot_leg_port(i);
+    let Some(sock) = socks[i].as_ref() else {
+        return false;
+    };
     let mut taken = 0;
     let mut got: Received = [(0, None, false); BATCH];
-    let mut sends: [Vec<(usize, usize, SockaddrStorage)>; 4] = Default::default();
     while taken < budget {
-        let n = match io.recv_batch(hdrs, i, (budget - taken).min(BATCH), &mut got) {
-            Ok(0) | Err(_) => return false, // WouldBlock (readiness cleared) or socket error
+        let want = (budget - taken).min(BATCH);
+        let n = match recv_batch(sock, bufs, hdrs, want, &mut got) {
             Ok(n) => n,
+            // Empty: readiness cleared by try_io.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            // Another error (e.g. an ICMP error queued on the socket) was consumed by
+            // this call; the socket stays usable. It costs budget so a persistent error
+            // cannot spin.
+            Err(_) => {
+                taken += 1;
+                continue;
+            }
         };
         taken += n;
         let now = Instant::now();
-        for s in &mut sends {
-            s.clear();
-        }
+        let mut lists: [SendList; 4] = std::array::from_fn(|_| SendList {
+            n: 0,
+            items: [(0, 0, None); BATCH],
+        });
         for (k, &(len, src, trunc)) in got[..n].iter().enumerate() {
             let Some(src) = src else { continue };
             if trunc {
@@ -325,23 +363,31 @@ fn pump(call: &mut Call, io: &mut Io, hdrs: &mut Headers, i: usize, budget: usiz
                 port: op,
                 dst,
                 len,
-            } = call.process(leg, port, src, &mut io.bufs[k], len, now)
+            } = call.process(leg, port, src, &mut bufs[k], len, now)
             {
                 let o = slot(out, op);
-                if io.socks[o].is_some() {
-                    sends[o].push((k, len, SockaddrStorage::from(dst)));
+                if socks[o].is_some() {
+                    let l = &mut lists[o];
+                    l.items[l.n] = (k, len, Some(SockaddrStorage::from(dst)));
+                    l.n += 1;
                 } else {
                     call.count_send_failure(leg, out, len);
                 }
             }
         }
-        for (o, batch) in sends.iter().enumerate() {
-            if !batch.is_empty() {
-                let sent = io.send_batch(hdrs, o, batch);
-                for &(_, len, _) in &batch[sent..] {
+        for (o, list) in lists.iter().enumerate() {
+            if list.n > 0 {
+                let Some(out) = socks[o].as_ref() else {
+                    continue;
+                };
+                let sent = send_batch(out, bufs, hdrs, list);
+                for &(_, len, _) in &list.items[sent..list.n] {
                     call.count_send_failure(leg, slot_leg_port(o).0, len);
                 }
             }
+        }
+        if n < want {
+            return false; // the queue was emptied and readiness cleared (see recv_batch)
         }
     }
     true

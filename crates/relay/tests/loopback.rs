@@ -99,7 +99,10 @@ async fn setup(id: u64, events: mpsc::UnboundedSender<(u64, Event)>, idle: Durat
             rtp: b_rtp,
             rtcp: Some(b_rtcp),
         },
-        ShellConfig::default(),
+        ShellConfig {
+            tick: idle.min(Duration::from_secs(1)) / 2,
+            ..ShellConfig::default()
+        },
         events,
     )
     .unwrap();
