@@ -21,7 +21,7 @@
 //! full system call). The send time (µs) travels in the RTP timestamp field, which SRTP
 //! leaves in clear.
 
-use std::io::IoSlice;
+use std::io::{IoSlice, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::resource::{getrusage, UsageWho};
-use nix::sys::socket::{sendmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
+use nix::sys::socket::{recvmmsg, sendmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
 use sbc_relay::shell::{spawn_call, LegSockets, ShellConfig};
 use sbc_relay::{Call, CallLimits, LegConfig, LegId, SourcePolicy, SrtpLeg};
 use sbc_srtp::{Config, Context, KeyParams, Mki, Suite};
@@ -65,6 +65,23 @@ struct Outcome {
     wall: Duration,
     latencies_us: Vec<u32>,
     generated: u64,
+    /// Datagrams the kernel dropped at the sink (queue full) while measuring: the relay
+    /// sent them, so they count as forwarded.
+    sink_drops: u64,
+}
+
+/// The `drops` column of /proc/net/udp for the local port.
+fn udp_drops(port: u16) -> u64 {
+    let text = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+    let want = format!(":{port:04X} ");
+    text.lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| format!("{a} ").ends_with(&want))
+        })
+        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .sum()
 }
 
 fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
@@ -76,7 +93,7 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
 
     // Relay thread.
     let (targets_tx, targets_rx) = std::sync::mpsc::channel::<Vec<SocketAddr>>();
-    let (ctl_tx, ctl_rx) = std::sync::mpsc::channel::<()>();
+    let (ctl_tx, mut ctl_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let (res_tx, res_rx) = std::sync::mpsc::channel::<(u64, u64, Duration, Duration)>();
     let relay = (mode != Mode::Direct).then(|| {
         std::thread::spawn(move || {
@@ -135,6 +152,8 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
                     handles.push(h);
                 }
                 targets_tx.send(targets).unwrap();
+                // Relay statistics are published once per tick: only the drop count is
+                // read from them (indicative); forwarded packets are counted at the sink.
                 let totals = |hs: &[sbc_relay::shell::CallHandle]| {
                     hs.iter().fold((0, 0), |(f, d), h| {
                         let [a, b] = h.stats();
@@ -143,12 +162,7 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
                 };
                 // Warm-up, then measure between two control messages.
                 for phase in 0..2 {
-                    loop {
-                        match ctl_rx.try_recv() {
-                            Ok(()) => break,
-                            Err(_) => tokio::task::yield_now().await,
-                        }
-                    }
+                    ctl_rx.recv().await;
                     if phase == 0 {
                         let (f, d) = totals(&handles);
                         res_tx.send((f, d, thread_cpu(), base.elapsed())).unwrap();
@@ -167,32 +181,57 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
         _ => targets_rx.recv().unwrap(),
     };
 
-    // Sink (latency mode only).
+    // Sink: counts every packet that arrives while measuring (the forwarded figure) with
+    // `recvmmsg`, and in paced mode records the one-way latency of each.
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
-    // In throughput mode the sink stays open but unread: a closed port would make every
-    // relay send also generate an ICMP port-unreachable.
-    let sink_thread = (rate > 0).then(|| {
+    let sink_thread = {
         let stop = stop.clone();
         let measuring = measuring.clone();
         let sink = sink.try_clone().unwrap();
         sink.set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
         std::thread::spawn(move || {
-            let mut lat = Vec::with_capacity(1 << 20);
-            let mut buf = [0u8; 2048];
+            let mut lat = Vec::with_capacity(if rate > 0 { 1 << 20 } else { 0 });
+            let mut count = 0u64;
+            let mut bufs = vec![[0u8; 256]; 64];
+            let mut hdrs = MultiHeaders::<SockaddrStorage>::preallocate(64, None);
+            let fd = sink.as_raw_fd();
             while !stop.load(Ordering::Relaxed) {
-                if let Ok(n) = sink.recv(&mut buf) {
-                    if n >= 12 && measuring.load(Ordering::Relaxed) {
-                        let now = base.elapsed().as_micros() as u32;
-                        let sent = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
-                        lat.push(now.wrapping_sub(sent));
+                let got: Vec<usize> = {
+                    let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs
+                        .iter_mut()
+                        .map(|b| [IoSliceMut::new(&mut b[..])])
+                        .collect();
+                    match recvmmsg(
+                        fd,
+                        &mut hdrs,
+                        iovs.iter_mut(),
+                        MsgFlags::MSG_WAITFORONE,
+                        None,
+                    ) {
+                        Ok(res) => res.map(|m| m.bytes).collect(),
+                        Err(_) => continue,
+                    }
+                };
+                if !measuring.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let now = base.elapsed().as_micros() as u32;
+                count += got.len() as u64;
+                if rate > 0 {
+                    for (k, n) in got.into_iter().enumerate() {
+                        if n >= 12 {
+                            let b = &bufs[k];
+                            let sent = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+                            lat.push(now.wrapping_sub(sent));
+                        }
                     }
                 }
             }
-            lat
+            (count, lat)
         })
-    });
+    };
 
     // Generator (this thread).
     let mut txs: Vec<Context> = if mode == Mode::SrtpRtp {
@@ -214,6 +253,7 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
     let mut phase = 0;
     let per_ms = rate / 1000;
     let mut tick = start;
+    let mut in_tick = 0u64;
     let mut m0 = None;
     while start.elapsed() < total {
         if phase == 0 && start.elapsed() >= warm {
@@ -222,10 +262,10 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
             if mode != Mode::Direct {
                 ctl_tx.send(()).unwrap();
             }
-            m0 = Some((generated, Instant::now()));
+            m0 = Some((generated, Instant::now(), udp_drops(sink_addr.port())));
         }
         let batch = if rate > 0 {
-            per_ms.clamp(1, 32) as usize
+            per_ms.saturating_sub(in_tick).clamp(1, 32) as usize
         } else {
             32
         };
@@ -254,8 +294,9 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
         }
         if rate > 0 {
             // Pace: `per_ms` packets per millisecond (benchmark only; tests never sleep).
-            let sent_in_tick = batch as u64;
-            if sent_in_tick >= per_ms.max(1) {
+            in_tick += batch as u64;
+            if in_tick >= per_ms.max(1) {
+                in_tick = 0;
                 tick += Duration::from_millis(1);
                 let now = Instant::now();
                 if tick > now {
@@ -265,10 +306,11 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
         }
     }
     measuring.store(false, Ordering::Relaxed);
-    let (g0, t0) = m0.unwrap();
+    let (g0, t0, sd0) = m0.unwrap();
+    let sink_drops = udp_drops(sink_addr.port()) - sd0;
     let gen_wall = t0.elapsed();
     let generated = generated - g0;
-    let (forwarded, dropped, cpu, wall) = if let Some(relay) = relay {
+    let (_stale, dropped, cpu, wall) = if let Some(relay) = relay {
         ctl_tx.send(()).unwrap();
         let (f0, d0, c0, w0) = res_rx.recv().unwrap();
         let (f1, d1, c1, w1) = res_rx.recv().unwrap();
@@ -278,10 +320,11 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
         (generated, 0, Duration::ZERO, gen_wall)
     };
     stop.store(true, Ordering::Relaxed);
-    let latencies_us = sink_thread.map(|t| t.join().unwrap()).unwrap_or_default();
+    let (sunk, latencies_us) = sink_thread.join().unwrap();
     drop(sink);
     Outcome {
-        forwarded,
+        forwarded: sunk + sink_drops,
+        sink_drops,
         dropped,
         cpu,
         wall,
@@ -335,11 +378,12 @@ fn main() {
         let p99 = pct(&mut o.latencies_us, 0.99);
         let p999 = pct(&mut o.latencies_us, 0.999);
         eprintln!(
-            "{m:?}: generated={} forwarded={} relay_drops={} relay_cpu={:.3}s wall={:.3}s \
+            "{m:?}: generated={} forwarded={} sink_drops={} relay_drops={} relay_cpu={:.3}s wall={:.3}s \
              => {per_cpu:.0} pkt/s per relay CPU-second, {wall:.0} pkt/s wall; \
              latency samples={} p50={p50}us p99={p99}us p99.9={p999}us",
             o.generated,
             o.forwarded,
+            o.sink_drops,
             o.dropped,
             o.cpu.as_secs_f64(),
             o.wall.as_secs_f64(),
