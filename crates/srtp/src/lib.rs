@@ -1,5 +1,6 @@
 //! `sbc-srtp`: SRTP and SRTCP (RFC 3711) for SDES-keyed calls (RFC 4568), as Microsoft
-//! Teams Direct Routing requires on its media leg.
+//! Teams Direct Routing requires on its media leg (TI-32: SDES, `AES_CM_128_HMAC_SHA1_80`
+//! mandatory, `_32`, lifetime `2^31` and MKI `1:1` in Microsoft offers).
 //!
 //! * Suites `AES_CM_128_HMAC_SHA1_80` and `AES_CM_128_HMAC_SHA1_32` (SRTCP always carries
 //!   the 80-bit tag, RFC 4568 §6.2.2), key derivation rate 0 (§4.3).
