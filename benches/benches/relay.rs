@@ -40,6 +40,31 @@ enum Mode {
     RtpSrtp,
     SrtpRtp,
     Direct,
+    /// Another relay (e.g. rtpengine) set up by a script: see `external_setup`.
+    External,
+}
+
+/// For `external`: env RELAY_BENCH_TARGETS (file, one `ip:port` per stream: where the
+/// generator sends), RELAY_BENCH_PID (the relay process, whose CPU time is measured),
+/// RELAY_BENCH_GEN_PORT and RELAY_BENCH_SINK_PORT (fixed local ports the script signalled).
+fn env_port(name: &str) -> u16 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time (user + system) of a whole process, from /proc/PID/stat (clock ticks of
+/// 1/100 s, the x86-64 Linux USER_HZ).
+fn process_cpu(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    // After the command: state, ppid, pgrp, session, tty_nr, tpgid (may be -1), flags,
+    // minflt, cminflt, majflt, cmajflt, utime, stime (fields 3..=15 of proc(5)).
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let num = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = num(11) + num(12);
+    Duration::from_millis(ticks * 10)
 }
 
 fn key() -> KeyParams {
@@ -85,8 +110,9 @@ fn udp_drops(port: u16) -> u64 {
 }
 
 fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
-    let gen = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let gen = UdpSocket::bind(("127.0.0.1", env_port("RELAY_BENCH_GEN_PORT"))).unwrap();
+    let sink = UdpSocket::bind(("127.0.0.1", env_port("RELAY_BENCH_SINK_PORT"))).unwrap();
+    let ext_pid = std::env::var("RELAY_BENCH_PID").unwrap_or_default();
     let gen_addr = gen.local_addr().unwrap();
     let sink_addr = sink.local_addr().unwrap();
     let base = Instant::now();
@@ -95,7 +121,7 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
     let (targets_tx, targets_rx) = std::sync::mpsc::channel::<Vec<SocketAddr>>();
     let (ctl_tx, mut ctl_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let (res_tx, res_rx) = std::sync::mpsc::channel::<(u64, u64, Duration, Duration)>();
-    let relay = (mode != Mode::Direct).then(|| {
+    let relay = (mode != Mode::Direct && mode != Mode::External).then(|| {
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -178,8 +204,14 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
     });
     let targets = match mode {
         Mode::Direct => vec![sink_addr; streams],
+        Mode::External => {
+            let file = std::env::var("RELAY_BENCH_TARGETS").expect("RELAY_BENCH_TARGETS");
+            let text = std::fs::read_to_string(file).expect("targets file");
+            text.lines().filter_map(|l| l.trim().parse().ok()).collect()
+        }
         _ => targets_rx.recv().unwrap(),
     };
+    let streams = targets.len();
 
     // Sink: counts every packet that arrives while measuring (the forwarded figure) with
     // `recvmmsg`, and in paced mode records the one-way latency of each.
@@ -259,10 +291,15 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
         if phase == 0 && start.elapsed() >= warm {
             phase = 1;
             measuring.store(true, Ordering::Relaxed);
-            if mode != Mode::Direct {
+            if relay.is_some() {
                 ctl_tx.send(()).unwrap();
             }
-            m0 = Some((generated, Instant::now(), udp_drops(sink_addr.port())));
+            m0 = Some((
+                generated,
+                Instant::now(),
+                udp_drops(sink_addr.port()),
+                process_cpu(&ext_pid),
+            ));
         }
         let batch = if rate > 0 {
             per_ms.saturating_sub(in_tick).clamp(1, 32) as usize
@@ -306,7 +343,8 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
         }
     }
     measuring.store(false, Ordering::Relaxed);
-    let (g0, t0, sd0) = m0.unwrap();
+    let (g0, t0, sd0, pc0) = m0.unwrap();
+    let ext_cpu = process_cpu(&ext_pid) - pc0;
     let sink_drops = udp_drops(sink_addr.port()) - sd0;
     let gen_wall = t0.elapsed();
     let generated = generated - g0;
@@ -317,7 +355,7 @@ fn run(mode: Mode, streams: usize, secs: u64, rate: u64) -> Outcome {
         relay.join().unwrap();
         (f1 - f0, d1 - d0, c1 - c0, w1 - w0)
     } else {
-        (generated, 0, Duration::ZERO, gen_wall)
+        (generated, 0, ext_cpu, gen_wall)
     };
     stop.store(true, Ordering::Relaxed);
     let (sunk, latencies_us) = sink_thread.join().unwrap();
@@ -355,10 +393,11 @@ fn main() {
         "rtp-srtp" => vec![Mode::RtpSrtp],
         "srtp-rtp" => vec![Mode::SrtpRtp],
         "direct" => vec![Mode::Direct],
+        "external" => vec![Mode::External],
         _ => vec![Mode::RtpRtp, Mode::RtpSrtp, Mode::SrtpRtp],
     };
     let mut modes = modes;
-    if rate > 0 && !modes.contains(&Mode::Direct) {
+    if rate > 0 && !modes.contains(&Mode::Direct) && !modes.contains(&Mode::External) {
         modes.push(Mode::Direct);
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
