@@ -109,7 +109,6 @@ def main():
         ctl.settimeout(5)
         for _ in range(50):
             try:
-                ng(ctl, 0, {"command": "ping"}) if False else None
                 ctl.sendto(b"p0 " + bencode({"command": "ping"}), ("127.0.0.1", NG_PORT))
                 ctl.recvfrom(1000)
                 break
