@@ -114,9 +114,11 @@ fn rtp_header(pkt: &[u8]) -> Result<(usize, u16, u32), Error> {
 }
 
 /// RFC 3711 Appendix A: guess the index of `seq` against the highest index seen. A guess of
-/// ROC - 1 at ROC 0 stays at 0 (such a packet cannot precede the stream's first).
+/// ROC - 1 at ROC 0 stays at 0 (such a packet cannot precede the stream's first); ROC + 1
+/// past 2^32 - 1 is not wrapped but yields an index >= 2^48, which the callers refuse as an
+/// exhausted key (§9.2) instead of reusing index 0.
 fn estimate_index(max_index: u64, seq: u16) -> u64 {
-    let roc = (max_index >> 16) as u32;
+    let roc = max_index >> 16;
     let s_l = max_index as u16;
     let v = if s_l < 0x8000 {
         if i32::from(seq) - i32::from(s_l) > 0x8000 {
@@ -125,11 +127,11 @@ fn estimate_index(max_index: u64, seq: u16) -> u64 {
             roc
         }
     } else if i32::from(s_l) - 0x8000 > i32::from(seq) {
-        roc.wrapping_add(1)
+        roc + 1
     } else {
         roc
     };
-    (u64::from(v) << 16) | u64::from(seq)
+    (v << 16) | u64::from(seq)
 }
 
 impl Context {
@@ -312,7 +314,7 @@ impl Context {
             None => u64::from(seq),
         };
         let key = &self.keys[k];
-        if key.rtp_used >= key.rtp_lifetime {
+        if index >= MAX_SRTP_LIFETIME || key.rtp_used >= key.rtp_lifetime {
             return Err(Error::KeyExpired);
         }
         let mut mac = key.rtp.mac.clone();
@@ -482,7 +484,60 @@ fn rtcp_header(pkt: &[u8]) -> Result<u32, Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::estimate_index;
+    use super::*;
+    use crate::keys::Mki;
+
+    /// RFC 3711 §3.4: SRTCP with the E bit clear carries the RTCP in clear, still
+    /// authenticated; the receiver must accept it without decrypting, and refuse it when the
+    /// tag does not cover the E||index word.
+    #[test]
+    fn unencrypted_srtcp_e_bit_clear() {
+        let key = KeyParams::from_key_salt(&[0x21; 30], None, Some(Mki::new(1, 1).unwrap()));
+        let keys = SessionKeys::derive(&key, true);
+        let rtcp = [0x80u8, 201, 0, 1, 0, 0, 0, 42];
+        let mut pkt = rtcp.to_vec();
+        pkt.extend_from_slice(&7u32.to_be_bytes()); // E = 0, index 7
+        let mut mac = keys.mac.clone();
+        mac.update(&pkt);
+        let tag = mac.finalize().into_bytes();
+        pkt.push(1); // MKI
+        pkt.extend_from_slice(&tag[..10]);
+        let mut rx = Context::new(Suite::AesCm128HmacSha1_32, &[key], Config::default()).unwrap();
+        let mut buf = pkt.clone();
+        assert_eq!(rx.unprotect_rtcp(&mut buf), Ok(8));
+        assert_eq!(buf[..8], rtcp);
+        assert_eq!(rx.unprotect_rtcp(&mut pkt.clone()), Err(Error::Replayed));
+        // Setting the E bit without re-tagging fails authentication.
+        let mut flipped = pkt.clone();
+        flipped[8] |= 0x80;
+        flipped[11] = 8;
+        assert_eq!(rx.unprotect_rtcp(&mut flipped), Err(Error::AuthFailed));
+    }
+
+    /// RFC 3711 §9.2: the SRTCP index space is 2^31 and the SRTP index space 2^48 per
+    /// master key; past either the key is expired whatever the SDES lifetime says.
+    #[test]
+    fn index_space_exhaustion_expires_the_key() {
+        let key = KeyParams::from_key_salt(&[0x33; 30], None, None);
+        let mut tx = Context::new(Suite::AesCm128HmacSha1_80, &[key], Config::default()).unwrap();
+        let mut c = vec![0x80u8, 201, 0, 1, 0, 0, 0, 9];
+        tx.protect_rtcp_vec(&mut c).unwrap();
+        tx.rtcp[0].index = 0x7fff_ffff;
+        let mut c = vec![0x80u8, 201, 0, 1, 0, 0, 0, 9];
+        tx.protect_rtcp_vec(&mut c).unwrap();
+        let mut c = vec![0x80u8, 201, 0, 1, 0, 0, 0, 9];
+        assert_eq!(tx.protect_rtcp_vec(&mut c), Err(Error::KeyExpired));
+
+        let rtp = |seq: u16| {
+            let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 1, 2, 3];
+            p[2..4].copy_from_slice(&seq.to_be_bytes());
+            p
+        };
+        tx.protect_rtp_vec(&mut rtp(0)).unwrap();
+        tx.rtp[0].max_index = (1 << 48) - 2;
+        tx.protect_rtp_vec(&mut rtp(0xffff)).unwrap();
+        assert_eq!(tx.protect_rtp_vec(&mut rtp(0)), Err(Error::KeyExpired));
+    }
 
     #[test]
     fn index_estimation_follows_appendix_a() {
