@@ -33,7 +33,7 @@ step "cargo clippy (workspace, all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "pure-set crates depend on no I/O, TLS, async or RNG crate"
-for c in sbc-sip sbc-sdp sbc-txn sbc-dns sbc-config sbc-emergency sbc-media sbc-routing sbc-policy; do
+for c in sbc-sip sbc-sdp sbc-txn sbc-dns sbc-config sbc-emergency sbc-media sbc-routing sbc-policy sbc-srtp; do
   if cargo tree -p "$c" -e normal --prefix none --locked | grep -Eq '^(tokio|mio|socket2|rustls|ring|rand|getrandom|hickory)'; then
     echo "$c pulls in an I/O/RNG crate:" >&2
     cargo tree -p "$c" -e normal --locked >&2
