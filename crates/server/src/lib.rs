@@ -24,6 +24,7 @@ mod events;
 mod local;
 pub mod metrics;
 pub mod notify;
+pub mod probe;
 mod shard;
 mod tls;
 
