@@ -25,6 +25,7 @@ mod local;
 pub mod metrics;
 pub mod notify;
 pub mod probe;
+mod probe_task;
 mod shard;
 mod tls;
 
@@ -41,6 +42,7 @@ use sbc_transport::{
 };
 use tokio::sync::{mpsc, watch};
 
+pub use probe_task::ProbeHandle;
 pub use shard::ShardStats;
 
 /// Why the server could not start.
@@ -79,6 +81,7 @@ pub struct ServerHandle {
     metrics: Arc<metrics::Metrics>,
     cdr: Option<cdr::CdrWriter>,
     events: Option<tokio::task::JoinHandle<()>>,
+    probe: ProbeHandle,
 }
 
 impl ServerHandle {
@@ -100,6 +103,11 @@ impl ServerHandle {
     /// Metrics (shared with the shards).
     pub fn metrics(&self) -> &Arc<metrics::Metrics> {
         &self.metrics
+    }
+
+    /// The OPTIONS prober: gateway and Microsoft edge health (TI-9).
+    pub fn probe(&self) -> &ProbeHandle {
+        &self.probe
     }
 
     /// Calls in progress on all shards.
@@ -329,6 +337,17 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
     let dns = resolver(&cfg)?;
     let resolved = engine::resolve_all(&cfg, &dns).await;
     let router = Arc::new(engine::router(&cfg, &resolved));
+    let (probe, probe_route) = probe_task::spawn(probe_task::Setup {
+        cfg: cfg.clone(),
+        transport: transport.clone(),
+        signalling,
+        metrics: metrics.clone(),
+        dns: dns.clone(),
+        resolved: resolved.clone(),
+        epoch,
+        draining: draining_rx.clone(),
+        stop: shutdown_rx.clone(),
+    })?;
     let (router_tx, router_rx) = watch::channel(router.clone());
     spawn_dns_refresh(cfg.clone(), dns, resolved, router_tx, shutdown_rx.clone());
     let calls: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
@@ -389,6 +408,10 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
                 _ = stop.changed() => None,
             };
             let Some(ev) = ev else { break };
+            // Answers to the prober's OPTIONS go to the prober, not to a shard.
+            let Some(ev) = probe_route.offer(ev) else {
+                continue;
+            };
             let key = match &ev {
                 sbc_transport::Event::Message(m) => m.msg.call_id().unwrap_or(b""),
                 sbc_transport::Event::Error(_) => b"",
@@ -421,5 +444,6 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
         metrics,
         cdr,
         events: Some(events),
+        probe,
     })
 }

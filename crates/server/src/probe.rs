@@ -58,6 +58,9 @@ pub enum TargetKind {
         host: String,
         /// Its port (TI-3: 5061).
         port: u16,
+        /// The edge's health cell (hysteresis [`EDGE_UP_THRESHOLD`]/[`EDGE_DOWN_THRESHOLD`]),
+        /// for the Teams side to order sip/sip2/sip3 (TI-18).
+        health: Arc<GatewayHealth>,
     },
     /// A PSTN gateway with `[gateway.options]`.
     Gateway {
@@ -214,6 +217,11 @@ pub struct Prober {
     changes: VecDeque<(usize, bool)>,
 }
 
+/// The Call-ID prefix of a prober seeded with `seed` (what [`Prober::call_id_prefix`] returns).
+pub fn call_id_prefix(seed: u64) -> String {
+    format!("{PREFIX_TAG}{seed:016x}-")
+}
+
 /// True when `msg` is a response to one of the prober's OPTIONS (Call-ID starts with
 /// `prefix`); requests never are, whatever their Call-ID, so a peer cannot divert calls.
 pub fn claims(prefix: &[u8], msg: &Message) -> bool {
@@ -233,11 +241,11 @@ impl Prober {
             ..cfg.txn.clone()
         };
         let ep = Endpoint::new(txn).map_err(ProberError::Txn)?;
-        let prefix = format!("{PREFIX_TAG}{:016x}-", cfg.seed);
+        let prefix = call_id_prefix(cfg.seed);
         let mut states = Vec::with_capacity(targets.len());
         for (i, t) in targets.into_iter().enumerate() {
             let (interval, probe, health) = match &t.kind {
-                TargetKind::Edge { .. } => {
+                TargetKind::Edge { health, .. } => {
                     let teams = cfg
                         .teams
                         .as_ref()
@@ -247,7 +255,7 @@ impl Prober {
                         up_threshold: EDGE_UP_THRESHOLD,
                         down_threshold: EDGE_DOWN_THRESHOLD,
                     };
-                    (teams.interval, probe, Arc::new(GatewayHealth::default()))
+                    (teams.interval, probe, health.clone())
                 }
                 TargetKind::Gateway { probe, health, .. } => (
                     Duration::from_secs(u64::from(probe.interval_s)),
@@ -510,7 +518,7 @@ fn build_options(cfg: &ProberConfig, s: &State, branch: &str) -> Vec<u8> {
     let t = &s.target;
     let via_t = t.transport.as_str();
     match (&t.kind, &cfg.teams) {
-        (TargetKind::Edge { host, port }, Some(teams)) => {
+        (TargetKind::Edge { host, port, .. }, Some(teams)) => {
             // TI-9 / TI-2: `sip:` with `;transport=tls`, never `sips:`.
             let ruri = format!("sip:{host}:{port};transport=tls");
             let me = format!("{}:{}", teams.base_fqdn, teams.sbc_port);
@@ -583,11 +591,12 @@ fn build_options(cfg: &ProberConfig, s: &State, branch: &str) -> Vec<u8> {
 
 /// The targets `cfg` asks for: the `[teams]` edges (TI-9; never per tenant, TI-11) and every
 /// gateway with `options`. Health cells come from `gateways`, the map the routing tables
-/// share. Addresses: an edge's static `address`, or `resolved(name)` (the shell's DNS); a
+/// share; edge cells from `edges`. Addresses: an edge's static `address`, or `resolved(name)` (the shell's DNS); a
 /// gateway's first resolved peer.
 pub fn targets(
     cfg: &sbc_config::Config,
     gateways: &sbc_routing::HealthMap,
+    edges: &sbc_routing::HealthMap,
     resolved_edge: impl Fn(&str) -> Option<SocketAddr>,
     resolved_gateway: impl Fn(&str) -> Option<Peer>,
 ) -> Vec<Target> {
@@ -599,7 +608,11 @@ pub fn targets(
                 name: host.clone(),
                 addr: e.address.or_else(|| resolved_edge(&host)),
                 server_name: Some(host.clone()),
-                kind: TargetKind::Edge { host, port: e.port },
+                kind: TargetKind::Edge {
+                    health: edges.cell(&host),
+                    host,
+                    port: e.port,
+                },
                 transport: Transport::Tls,
             });
         }

@@ -33,6 +33,7 @@ fn edge(host: &str, a: &str) -> Target {
         kind: TargetKind::Edge {
             host: host.into(),
             port: 5061,
+            health: Arc::new(GatewayHealth::default()),
         },
         transport: Transport::Tls,
         addr: Some(addr(a)),
@@ -437,9 +438,11 @@ address = "198.51.100.9:5060"
 "#;
     let cfg = sbc_config::Config::parse(text, "t.toml").expect("config");
     let health = sbc_routing::HealthMap::new();
+    let edges = sbc_routing::HealthMap::new();
     let t = targets(
         &cfg,
         &health,
+        &edges,
         |h| (h == "sip.pstnhub.microsoft.com").then(|| addr("52.114.0.9:5061")),
         |_| None,
     );
@@ -457,4 +460,5 @@ address = "198.51.100.9:5060"
     assert_eq!(host_of("198.51.100.9:5061"), None);
     assert_eq!(host_of("[2001:db8::1]:5061"), None);
     assert!(health.get("probed").is_some() && health.get("plain").is_none());
+    assert!(edges.get("lab.edge").is_some() && health.get("lab.edge").is_none());
 }
