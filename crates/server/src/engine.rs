@@ -23,9 +23,17 @@ fn peer(t: TransportKind, addr: SocketAddr) -> Peer {
 /// Each gateway's resolved peers, in failover order (RFC 3263), by gateway name.
 pub type Resolved = std::collections::HashMap<String, Vec<Peer>>;
 
+/// The node's router: the static routes, skipping gateways the OPTIONS prober found down.
+pub type NodeRouter = crate::health_router::HealthRouter<StaticRouter>;
+
 /// The router compiled from `[[route]]` and `[[gateway]]`, with every gateway expanded to
-/// its resolved addresses (each tried in turn by serial failover, same trunk name).
-pub fn router(cfg: &Config, resolved: &Resolved) -> StaticRouter {
+/// its resolved addresses (each tried in turn by serial failover, same trunk name); targets
+/// whose gateway is down in `health` are skipped.
+pub fn router(
+    cfg: &Config,
+    resolved: &Resolved,
+    health: &Arc<sbc_routing::HealthMap>,
+) -> NodeRouter {
     let routes = cfg
         .routes
         .iter()
@@ -54,7 +62,7 @@ pub fn router(cfg: &Config, resolved: &Resolved) -> StaticRouter {
                 .collect(),
         })
         .collect();
-    StaticRouter::new(routes)
+    crate::health_router::HealthRouter::new(StaticRouter::new(routes), health.clone())
 }
 
 fn limits(max_calls: Option<u32>, cps: Option<u32>) -> Limits {
@@ -101,7 +109,7 @@ pub fn engine_config(cfg: &Config, signalling: SocketAddr) -> EngineConfig {
 /// One engine per shard, sharing the router and the admission counters.
 pub fn build(
     cfg: &Config,
-    router: Arc<StaticRouter>,
+    router: Arc<NodeRouter>,
     signalling: SocketAddr,
     shard: usize,
     adm: &SharedAdmission,

@@ -21,6 +21,7 @@ pub mod admin;
 pub mod cdr;
 mod engine;
 mod events;
+mod health_router;
 mod local;
 pub mod metrics;
 pub mod notify;
@@ -249,7 +250,8 @@ fn spawn_dns_refresh(
     cfg: Arc<Config>,
     dns: sbc_transport::resolve::DnsResolver,
     mut current: engine::Resolved,
-    router: watch::Sender<Arc<sbc_b2bua::StaticRouter>>,
+    router: watch::Sender<Arc<engine::NodeRouter>>,
+    health: Arc<sbc_routing::HealthMap>,
     mut stop: watch::Receiver<bool>,
 ) {
     if cfg
@@ -272,7 +274,7 @@ fn spawn_dns_refresh(
             next.extend(fresh);
             if next != current {
                 tracing::info!("gateway addresses changed; new router");
-                let _ = router.send(Arc::new(engine::router(&cfg, &next)));
+                let _ = router.send(Arc::new(engine::router(&cfg, &next, &health)));
                 current = next;
             }
         }
@@ -336,7 +338,6 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
     let (draining, draining_rx) = watch::channel(false);
     let dns = resolver(&cfg)?;
     let resolved = engine::resolve_all(&cfg, &dns).await;
-    let router = Arc::new(engine::router(&cfg, &resolved));
     let (probe, probe_route) = probe_task::spawn(probe_task::Setup {
         cfg: cfg.clone(),
         transport: transport.clone(),
@@ -348,8 +349,16 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
         draining: draining_rx.clone(),
         stop: shutdown_rx.clone(),
     })?;
+    let router = Arc::new(engine::router(&cfg, &resolved, probe.gateway_health()));
     let (router_tx, router_rx) = watch::channel(router.clone());
-    spawn_dns_refresh(cfg.clone(), dns, resolved, router_tx, shutdown_rx.clone());
+    spawn_dns_refresh(
+        cfg.clone(),
+        dns,
+        resolved,
+        router_tx,
+        probe.gateway_health().clone(),
+        shutdown_rx.clone(),
+    );
     let calls: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
     let control = shard::Control {
         epoch,

@@ -24,7 +24,7 @@ pub(crate) struct Control {
     /// Metrics.
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
     /// The current router (replaced when gateway names re-resolve to new addresses).
-    pub(crate) router: watch::Receiver<Arc<sbc_b2bua::StaticRouter>>,
+    pub(crate) router: watch::Receiver<Arc<crate::engine::NodeRouter>>,
 }
 
 /// Counters a shard keeps (exported as metrics by the admin listener).

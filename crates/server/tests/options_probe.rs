@@ -27,6 +27,10 @@ bind = "127.0.0.1:0"
 name = "gw"
 address = "{gateway}"
 options = {{ interval_s = 1, up_threshold = 1, down_threshold = 2 }}
+[[route]]
+name = "lab"
+from = ["127.0.0.1/32"]
+gateways = ["gw"]
 "#
     )
 }
@@ -63,7 +67,11 @@ async fn silent_gateway_goes_down() {
             let Ok(req) = Message::parse(buf[..n].to_vec()) else {
                 continue;
             };
-            assert_eq!(req.method(), Some(sbc_sip::Method::Options));
+            // Only probes: a call routed here would be an INVITE (counted as a failure).
+            if req.method() != Some(sbc_sip::Method::Options) {
+                r.fetch_add(1_000_000, Ordering::SeqCst);
+                continue;
+            }
             r.fetch_add(1, Ordering::SeqCst);
             // Answer the first probe only, then play dead.
             if a.load(Ordering::SeqCst) == 0 {
@@ -101,6 +109,36 @@ async fn silent_gateway_goes_down() {
     assert!(!cell.is_up(), "routing sees the same cell");
     // Timer E retransmitted the unanswered probes over UDP.
     assert!(received.load(Ordering::SeqCst) as u64 > down.sent);
+
+    // A call toward the down gateway is refused at once instead of waiting Timer B.
+    let caller = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let me = caller.local_addr().expect("addr");
+    let sbc = server.listeners()[0].2;
+    let invite = format!(
+        "INVITE sip:+15551234567@{sbc} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKcall1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:+15550001111@{me}>;tag=c1\r\nTo: <sip:+15551234567@{sbc}>\r\n\
+         Call-ID: call-1@{me}\r\nCSeq: 1 INVITE\r\nContact: <sip:c@{me}>\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    caller.send_to(invite.as_bytes(), sbc).await.expect("send");
+    let mut buf = vec![0u8; 65536];
+    let status = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let (n, _) = caller.recv_from(&mut buf).await.expect("recv");
+            let m = Message::parse(buf[..n].to_vec()).expect("response");
+            match m.status() {
+                Some(s) if s >= 200 => return s,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("a final response");
+    assert_eq!(status, 503);
+    assert!(
+        received.load(Ordering::SeqCst) < 1_000_000,
+        "no INVITE reached the gateway"
+    );
 
     let text = server.metrics().encode(None);
     assert!(text.contains("sbc_gateway_up{gateway=\"gw\"} 0"), "{text}");
