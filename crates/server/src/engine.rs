@@ -24,7 +24,8 @@ fn peer(t: TransportKind, addr: SocketAddr) -> Peer {
 pub type Resolved = std::collections::HashMap<String, Vec<Peer>>;
 
 /// The router compiled from `[[route]]` and `[[gateway]]`, with every gateway expanded to
-/// its resolved addresses (each tried in turn by serial failover, same trunk name).
+/// its resolved addresses (each tried in turn by serial failover, same trunk name); targets
+/// whose gateway is down in `health` are skipped.
 pub fn router(cfg: &Config, resolved: &Resolved) -> StaticRouter {
     let routes = cfg
         .routes

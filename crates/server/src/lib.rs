@@ -21,9 +21,12 @@ pub mod admin;
 pub mod cdr;
 mod engine;
 mod events;
+mod health_router;
 mod local;
 pub mod metrics;
 pub mod notify;
+pub mod probe;
+mod probe_task;
 mod reload;
 mod routing;
 mod shard;
@@ -43,6 +46,7 @@ use sbc_transport::{
 };
 use tokio::sync::{mpsc, watch};
 
+pub use probe_task::ProbeHandle;
 pub use shard::ShardStats;
 
 /// Why the server could not start.
@@ -82,6 +86,7 @@ pub struct ServerHandle {
     cdr: Option<cdr::CdrWriter>,
     events: Option<tokio::task::JoinHandle<()>>,
     reloader: Arc<reload::Reloader>,
+    probe: ProbeHandle,
 }
 
 impl ServerHandle {
@@ -120,6 +125,11 @@ impl ServerHandle {
     /// Metrics (shared with the shards).
     pub fn metrics(&self) -> &Arc<metrics::Metrics> {
         &self.metrics
+    }
+
+    /// The OPTIONS prober: gateway and Microsoft edge health (TI-9).
+    pub fn probe(&self) -> &ProbeHandle {
+        &self.probe
     }
 
     /// Calls in progress on all shards.
@@ -337,7 +347,20 @@ pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHa
     let dns = resolver(&cfg)?;
     let resolved = engine::resolve_all(&cfg, &dns).await;
     let edges = routing::resolve_edges(&cfg, &dns).await;
-    let health = Arc::new(sbc_routing::HealthMap::new());
+    let (probe, probe_route) = probe_task::spawn(probe_task::Setup {
+        cfg: cfg.clone(),
+        transport: transport.clone(),
+        signalling,
+        metrics: metrics.clone(),
+        dns: dns.clone(),
+        resolved: resolved.clone(),
+        epoch,
+        draining: draining_rx.clone(),
+        stop: shutdown_rx.clone(),
+    })?;
+    // One health map: the prober records into it, routing skips what it marks down, and
+    // reloads keep it.
+    let health = probe.gateway_health().clone();
     let elin = routing::elin_store(&cfg);
     let first =
         routing::build(&cfg, &resolved, &edges, &health, &elin).map_err(ServerError::Config)?;
@@ -413,6 +436,10 @@ pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHa
                 _ = stop.changed() => None,
             };
             let Some(ev) = ev else { break };
+            // Answers to the prober's OPTIONS go to the prober, not to a shard.
+            let Some(ev) = probe_route.offer(ev) else {
+                continue;
+            };
             let key = match &ev {
                 sbc_transport::Event::Message(m) => m.msg.call_id().unwrap_or(b""),
                 sbc_transport::Event::Error(_) => b"",
@@ -446,5 +473,6 @@ pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHa
         cdr,
         events: Some(events),
         reloader,
+        probe,
     })
 }

@@ -17,8 +17,27 @@ pub const SUPPORTED: &[u8] = b"100rel, timer, replaces";
 pub struct LocalPolicy {
     /// Request validation policy.
     pub requests: RequestPolicy,
-    /// `vendor/product/version` for X-MS-SBC (TI-17) and Server.
+    /// `vendor/product/version` for Server.
     pub product: Vec<u8>,
+    /// `X-MS-SBC` value (TI-17): `teams.x_ms_sbc`, else the product.
+    pub x_ms_sbc: Vec<u8>,
+}
+
+impl LocalPolicy {
+    /// The policy `cfg` asks for.
+    pub fn from_config(cfg: &sbc_config::Config) -> LocalPolicy {
+        let product = cfg.node.product.as_str();
+        LocalPolicy {
+            requests: RequestPolicy::default(),
+            product: product.as_bytes().to_vec(),
+            x_ms_sbc: cfg
+                .teams
+                .as_ref()
+                .map_or(product, |t| t.x_ms_sbc(cfg))
+                .as_bytes()
+                .to_vec(),
+        }
+    }
 }
 
 /// Validates a new request and answers what the SBC answers itself; returns the request
@@ -63,7 +82,7 @@ pub fn handle(ep: &mut Endpoint, incoming: Incoming, policy: &LocalPolicy) -> Op
             (b"Allow", ALLOW),
             (b"Accept", b"application/sdp"),
             (b"Supported", SUPPORTED),
-            (b"X-MS-SBC", &policy.product),
+            (b"X-MS-SBC", &policy.x_ms_sbc),
             (b"Server", &policy.product),
         ];
         ep.reject_with(incoming, 200, None, &headers);
@@ -81,4 +100,57 @@ fn is_for_us(msg: &sbc_sip::Message) -> bool {
             _ => false,
         }
         && msg.header(HeaderName::Route).is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sbc_txn::{Dispatch, Instant, Peer, Transport};
+
+    const CONFIG: &str = r#"
+version = 1
+[[listener]]
+name = "udp"
+zone = "teams"
+transport = "udp"
+bind = "127.0.0.1:5060"
+[[tls]]
+name = "t"
+cert_chain = "c.pem"
+key = "k.pem"
+trust_bundle = "ca.pem"
+[teams]
+base_fqdn = "sbc.carrier.example"
+tls = "t"
+x_ms_sbc = "Carrier/SBC/2.1"
+"#;
+
+    /// TI-10: Microsoft's keep-alive OPTIONS gets 200 with the configured X-MS-SBC (TI-17),
+    /// and no transaction or call state.
+    #[test]
+    fn microsoft_options_get_200_with_x_ms_sbc_and_no_state() {
+        let cfg = sbc_config::Config::parse(CONFIG, "t.toml").expect("config");
+        let policy = LocalPolicy::from_config(&cfg);
+        assert_eq!(policy.x_ms_sbc, b"Carrier/SBC/2.1");
+        assert_eq!(policy.product, cfg.node.product.as_bytes());
+        let mut ep = Endpoint::new(sbc_txn::Config::default()).unwrap();
+        let req = sbc_sip::Message::parse(
+            &b"OPTIONS sip:sbc.carrier.example:5061;transport=tls SIP/2.0\r\n\
+               Via: SIP/2.0/TLS 52.114.1.1:5061;branch=z9hG4bKms1\r\nMax-Forwards: 70\r\n\
+               From: <sip:sip.pstnhub.microsoft.com>;tag=ms\r\n\
+               To: <sip:sbc.carrier.example>\r\nCall-ID: ms-1\r\nCSeq: 1 OPTIONS\r\n\
+               Content-Length: 0\r\n\r\n"[..],
+        )
+        .unwrap();
+        let from = Peer::new(Transport::Tls, "52.114.1.1:5061".parse().unwrap());
+        let Dispatch::Incoming(inc) = ep.handle_message(Instant::ZERO, req, from) else {
+            panic!("a new request");
+        };
+        assert!(handle(&mut ep, inc, &policy).is_none(), "answered locally");
+        let t = ep.poll_transmit().expect("the 200");
+        let text = std::str::from_utf8(&t.bytes).unwrap();
+        assert!(text.starts_with("SIP/2.0 200 "), "{text}");
+        assert!(text.contains("\r\nX-MS-SBC: Carrier/SBC/2.1\r\n"), "{text}");
+        assert!(ep.is_empty(), "stateless");
+    }
 }

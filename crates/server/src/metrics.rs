@@ -18,6 +18,9 @@
 //! | `parse_errors_total` | counter | `kind` |
 //! | `admission_rejections_total` | counter | `reason` |
 //! | `shard_queue_depth` | gauge | `shard` |
+//! | `gateway_up` | gauge (1 up, 0 down) | `gateway` (gateways with OPTIONS probing) |
+//! | `teams_edge_up` | gauge (1 up, 0 down) | `edge` (Microsoft proxies, TI-9) |
+//! | `options_probes_total`, `options_probe_failures_total` | counter | `target` |
 //! | `emergency_attempts_total`, `emergency_answers_total`, `emergency_failures_total` | counter | |
 //! | `cdr_records_total`, `cdr_write_errors_total`, `cdr_spilled_total`, `cdr_rotations_total` | counter | |
 //! | `tls_handshakes_total` | counter | `result` = `ok` \| `failed` (from the transport) |
@@ -91,6 +94,10 @@ pub struct Metrics {
     parse_errors: Family<StrLabel, Counter>,
     admission_rejections: Family<StrLabel, Counter>,
     shard_queue_depth: Family<Label<u32>, Gauge>,
+    gateway_up: Family<StrLabel, Gauge>,
+    teams_edge_up: Family<StrLabel, Gauge>,
+    options_probes: Family<StrLabel, Counter>,
+    options_probe_failures: Family<StrLabel, Counter>,
     /// SIP transactions alive now.
     pub transactions: Gauge,
     /// Retransmissions sent (requests and responses).
@@ -133,6 +140,10 @@ impl Metrics {
             parse_errors: Family::default(),
             admission_rejections: Family::default(),
             shard_queue_depth: Family::default(),
+            gateway_up: Family::default(),
+            teams_edge_up: Family::default(),
+            options_probes: Family::default(),
+            options_probe_failures: Family::default(),
             transactions: Gauge::default(),
             retransmissions: Counter::default(),
             panics: Counter::default(),
@@ -195,6 +206,26 @@ impl Metrics {
             "shard_queue_depth",
             "Events waiting in a shard's queue",
             m.shard_queue_depth.clone(),
+        );
+        r.register(
+            "gateway_up",
+            "1 when OPTIONS probing finds the gateway up, 0 when down",
+            m.gateway_up.clone(),
+        );
+        r.register(
+            "teams_edge_up",
+            "1 when OPTIONS probing finds the Microsoft edge up, 0 when down",
+            m.teams_edge_up.clone(),
+        );
+        r.register(
+            "options_probes",
+            "OPTIONS probes sent, by target (retransmissions not counted)",
+            m.options_probes.clone(),
+        );
+        r.register(
+            "options_probe_failures",
+            "OPTIONS probes that failed (timeout, transport error, 503, unresolved), by target",
+            m.options_probe_failures.clone(),
         );
         r.register(
             "emergency_attempts",
@@ -268,6 +299,30 @@ impl Metrics {
     /// The queue-depth gauge of shard `id` (keep it; set it from the dispatcher or shard).
     pub fn shard_queue_depth(&self, id: u32) -> Gauge {
         self.shard_queue_depth.get_or_create_owned(&[("shard", id)])
+    }
+
+    /// The `gateway_up` gauge of `gateway` (keep it; the prober sets it).
+    pub fn gateway_up(&self, gateway: &str) -> Gauge {
+        self.gateway_up
+            .get_or_create_owned(&[("gateway", Cow::Owned(gateway.to_owned()))])
+    }
+
+    /// The `teams_edge_up` gauge of `edge`.
+    pub fn teams_edge_up(&self, edge: &str) -> Gauge {
+        self.teams_edge_up
+            .get_or_create_owned(&[("edge", Cow::Owned(edge.to_owned()))])
+    }
+
+    /// The `options_probes` counter of `target`.
+    pub fn options_probes(&self, target: &str) -> Counter {
+        self.options_probes
+            .get_or_create_owned(&[("target", Cow::Owned(target.to_owned()))])
+    }
+
+    /// The `options_probe_failures` counter of `target`.
+    pub fn options_probe_failures(&self, target: &str) -> Counter {
+        self.options_probe_failures
+            .get_or_create_owned(&[("target", Cow::Owned(target.to_owned()))])
     }
 
     /// The Prometheus text exposition; `transport` counters are added when given.

@@ -16,6 +16,7 @@ use sbc_transport::resolve::DnsResolver;
 use sbc_txn::{Peer, Transport};
 
 use crate::engine;
+use crate::health_router::HealthRouter;
 
 /// One generation of routing, handed to the shards as a whole.
 #[derive(Debug, Clone)]
@@ -61,13 +62,13 @@ pub fn build(
     cfg: &Config,
     gateways: &engine::Resolved,
     edges: &[EdgeTarget],
-    health: &HealthMap,
+    health: &Arc<HealthMap>,
     elin: &Arc<Mutex<ElinStore>>,
 ) -> Result<Routing, String> {
     let fallback = engine::router(cfg, gateways);
     if cfg.teams.is_none() && cfg.tenants.is_empty() {
         return Ok(Routing {
-            router: Arc::new(fallback),
+            router: Arc::new(HealthRouter::new(fallback, health.clone())),
             sni: Arc::new(HashMap::new()),
         });
     }
@@ -89,8 +90,10 @@ pub fn build(
         .iter()
         .flat_map(|e| e.peers.iter().map(move |p| (p.addr, e.host.clone())))
         .collect();
+    // The tables skip down gateways themselves (same health cells); the wrapper covers the
+    // fallback source routes and the all-down answer.
     Ok(Routing {
-        router: Arc::new(policy),
+        router: Arc::new(HealthRouter::new(policy, health.clone())),
         sni: Arc::new(sni),
     })
 }

@@ -98,10 +98,7 @@ impl Shard {
             transport,
             rx,
             epoch: control.epoch,
-            local: LocalPolicy {
-                requests: sbc_sip::RequestPolicy::default(),
-                product: cfg.node.product.clone().into_bytes(),
-            },
+            local: LocalPolicy::from_config(&cfg),
             engine,
             events,
             control,
