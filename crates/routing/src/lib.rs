@@ -435,12 +435,14 @@ fn order(items: &[(u32, u32, bool)], rng: &mut u64, out: &mut [u8; MAX_TARGETS])
             b += 1;
         }
         // Weighted draw without replacement over out[a..b].
-        for k in a..b {
+        // The last item of a tier needs no draw (a tier of one needs none at all).
+        for k in a..b.saturating_sub(1) {
             let total: u64 = out[k..b]
                 .iter()
                 .map(|&i| u64::from(items[usize::from(i)].1.max(1)))
                 .sum();
-            let mut r = next_rand(rng) % total;
+            // Multiply-shift maps the draw onto 0..total without a division (Lemire 2019).
+            let mut r = ((u128::from(next_rand(rng)) * u128::from(total)) >> 64) as u64;
             let mut pick = k;
             for (off, &i) in out[k..b].iter().enumerate() {
                 let w = u64::from(items[usize::from(i)].1.max(1));
