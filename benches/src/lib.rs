@@ -3,6 +3,8 @@
 //! edit set and the TCP stream used by the framer bench. The benches live in `benches/`;
 //! `bench-report` turns criterion's JSON into the tables of `docs/performance.md`.
 
+pub mod routing;
+
 use std::path::PathBuf;
 
 use bytes::Bytes;
