@@ -222,6 +222,8 @@ pub(crate) struct Call {
     pub(crate) transfer: Option<Box<Transfer>>,
     /// Call-IDs of dialogs added after setup (a transfer's new dialog), for the index.
     pub(crate) more_call_ids: Vec<Bytes>,
+    /// A Replaces INVITE under way (TI-27).
+    pub(crate) replacing: Option<Box<crate::replaces::Replacing>>,
 }
 
 /// A blind transfer the engine carries out (see `transfer.rs`).

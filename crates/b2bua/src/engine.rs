@@ -40,6 +40,8 @@ pub(crate) enum Role {
     Refresh(Side),
     /// The INVITE of a transfer (client).
     Transfer,
+    /// Our re-INVITE to the remaining party of a Replaces (client).
+    Replace,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -394,6 +396,7 @@ impl Engine {
             Role::RelayClient(to) => self.on_relay_response(now, ep, r.call, txn, to, msg),
             Role::Refresh(side) => self.on_refresh_response(now, ep, r.call, side, txn, msg),
             Role::Transfer => self.on_transfer_response(now, ep, r.call, txn, msg),
+            Role::Replace => self.on_replace_response(now, ep, r.call, txn, msg),
             Role::AInvite | Role::RelayServer => {}
         }
     }
@@ -409,6 +412,7 @@ impl Engine {
             Role::BInvite(no) => self.on_b_failure_local(now, ep, r.call, txn, no, status),
             Role::RelayClient(_) => self.on_relay_failure(now, ep, r.call, txn, status),
             Role::Transfer => self.on_transfer_failure(now, ep, r.call, status),
+            Role::Replace => self.on_replace_failure(now, ep, r.call, txn, status),
             Role::Refresh(_) => self.hangup(
                 now,
                 ep,
@@ -462,7 +466,12 @@ impl Engine {
             return;
         }
         match method {
-            Method::Invite => self.on_new_invite(now, ep, inc),
+            Method::Invite => {
+                // TI-27: an INVITE naming one of our dialogs in Replaces takes its place.
+                if let Some(inc) = self.on_replaces(now, ep, inc) {
+                    self.on_new_invite(now, ep, inc)
+                }
+            }
             Method::Options => {
                 let (allow, sup) = self.sh.caps(0, false);
                 let hdrs: [(&[u8], &[u8]); 3] = [
@@ -789,6 +798,14 @@ impl Shared {
                 self.index.remove(call_id);
             }
         }
+    }
+
+    /// Every (call, side) indexed under `call_id`.
+    pub(crate) fn dialogs_of(&self, call_id: &[u8]) -> Vec<(CallKey, Side)> {
+        self.index
+            .get(call_id)
+            .map(|v| v.iter().map(|e| (e.key, e.side)).collect())
+            .unwrap_or_default()
     }
 
     /// The call and side a request belongs to: A side by the caller's From tag, B side by

@@ -228,9 +228,15 @@
 //! remaining party re-offered the new party's SDP. A BYE from the transferor during or after
 //! the transfer ends only its dialog. Other legs answer REFER with 501.
 //!
+//! An INVITE with Replaces (RFC 3891, TI-27) naming one of our established dialogs is
+//! answered by the engine (`replaces.rs`): its offer goes to the remaining party as a
+//! re-INVITE, that party's answer comes back in our 200, the new dialog takes the named one's
+//! slot, and the named dialog gets a BYE; a failure is answered as received, never retried.
+//! A Replaces naming no dialog of ours gets 481.
+//!
 //! # Not done yet
 //!
-//! Replaces (TI-27), requests inside early
+//! Requests inside early
 //! dialogs other than the caller's BYE (481; UPDATE/INFO before the answer are refused), an
 //! answer in PRACK for an offer received in a reliable 18x (delayed offer + 100rel),
 //! reliable provisionals toward the caller, relaying 18x with SDP of a re-INVITE
@@ -246,6 +252,7 @@ mod engine;
 mod event;
 mod ids;
 mod indialog;
+mod replaces;
 mod router;
 mod setup;
 mod transfer;

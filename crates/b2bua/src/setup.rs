@@ -253,6 +253,7 @@ impl Engine {
             span: tracing::Span::none(),
             transfer: None,
             more_call_ids: Vec::new(),
+            replacing: None,
         };
         let key = self.calls.insert(call);
         self.sh.set_current(key);

@@ -284,3 +284,102 @@ fn a_second_refer_while_one_is_under_way_gets_491() {
     sim.run_for(ms(10));
     sim.ua(1).expect_response(491);
 }
+
+/// TI-27 / RFC 3891: Microsoft replaces its dialog with a new INVITE carrying Replaces. The
+/// new offer reaches the caller as a re-INVITE, the caller's answer goes back in our 200,
+/// the new dialog takes the old one's place, and the old dialog gets a BYE.
+#[test]
+fn an_invite_with_replaces_takes_the_place_of_the_named_dialog() {
+    let mut sim = world(teams_b_side());
+    let (mut a, _b, b_inv, _) = answered_with(&mut sim, "rep-1", &[], &[]);
+    sim.ua(0).clear();
+    sim.ua(1).clear();
+    let b_cid = String::from_utf8(b_inv.call_id().unwrap().to_vec()).unwrap();
+    let our_tag = String::from_utf8(b_inv.from_tag().unwrap().to_vec()).unwrap();
+    let z = sbc_testkit::request(
+        &[
+            "INVITE sip:+15550001@127.0.0.1:5060 SIP/2.0",
+            "Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKz1",
+            "Max-Forwards: 70",
+            "From: <sip:+15551234@teams.example.com>;tag=z-tag",
+            "To: <sip:+15550001@sbc.example.com>",
+            "Call-ID: z-1",
+            "CSeq: 1 INVITE",
+            "Contact: <sip:z@127.0.0.1:5080>",
+            &format!("Replaces: {b_cid};to-tag={our_tag};from-tag=g1"),
+            "Content-Type: application/sdp",
+        ],
+        SDP_C,
+    );
+    sim.ua(1).send(&z, addr(SBC));
+    sim.run_for(ms(10));
+    // The caller gets the new party's offer on its own dialog.
+    let (tr, re) = sim.ua(0).expect_request(Method::Invite);
+    assert_eq!(re.call_id(), Some(&b"rep-1"[..]));
+    assert_eq!(re.body(), SDP_C.as_bytes());
+    const SDP_A2: &str = "v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n";
+    sim.ua(0).respond(
+        tr,
+        response(
+            &re,
+            200,
+            None,
+            &["Contact: <sip:alice@127.0.0.1:5070>"],
+            SDP_A2,
+        ),
+    );
+    sim.run_for(ms(10));
+    sim.ua(0).expect_ack();
+    sim.ua(1).expect_response(100);
+    let ok = sim.ua(1).expect_response(200);
+    assert_eq!(ok.call_id(), Some(&b"z-1"[..]));
+    assert_eq!(ok.body(), SDP_A2.as_bytes());
+    assert!(ok.to_tag().is_some());
+    // The replaced dialog is ended.
+    let (tb, bye) = sim.ua(1).expect_request(Method::Bye);
+    assert_eq!(bye.call_id(), b_inv.call_id());
+    sim.ua(1).respond(tb, response(&bye, 200, None, &[], ""));
+    let z_msg = Message::parse(bytes::Bytes::from(z)).unwrap();
+    let mut zd = sbc_testkit::UaDialog::uac(&z_msg, &ok, GW1);
+    sim.ua(1)
+        .send_raw(zd.request("ACK", "z-ack", &[], ""), addr(SBC));
+    sim.run_for(ms(10));
+    assert_eq!(sim.dut.engine.calls(), 1);
+    // The caller hangs up: the BYE goes on the new dialog.
+    sim.ua(0)
+        .send(&a.request("BYE", "bye-rep", &[], ""), addr(SBC));
+    sim.run_for(ms(10));
+    let (tb, bye) = sim.ua(1).expect_request(Method::Bye);
+    assert_eq!(bye.call_id(), Some(&b"z-1"[..]));
+    sim.ua(1).respond(tb, response(&bye, 200, None, &[], ""));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(200);
+    assert_eq!(sim.dut.cdrs().len(), 1);
+    assert_drained(&mut sim);
+}
+
+/// RFC 3891 §3: a Replaces naming no dialog of ours gets 481 and creates nothing.
+#[test]
+fn replaces_naming_no_dialog_gets_481() {
+    let mut sim = world(teams_b_side());
+    let z = sbc_testkit::request(
+        &[
+            "INVITE sip:+15550001@127.0.0.1:5060 SIP/2.0",
+            "Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKz2",
+            "Max-Forwards: 70",
+            "From: <sip:+15551234@teams.example.com>;tag=z-tag",
+            "To: <sip:+15550001@sbc.example.com>",
+            "Call-ID: z-2",
+            "CSeq: 1 INVITE",
+            "Contact: <sip:z@127.0.0.1:5080>",
+            "Replaces: nothing-here;to-tag=a;from-tag=b",
+            "Content-Type: application/sdp",
+        ],
+        SDP_C,
+    );
+    sim.ua(1).send(&z, addr(SBC));
+    sim.run_for(ms(10));
+    sim.ua(1).expect_response(481);
+    assert_eq!(sim.dut.engine.calls(), 0);
+    assert_eq!(sim.dut.ep.len(), 0);
+}
