@@ -129,6 +129,9 @@ pub(crate) struct Attempt {
     /// The Session-Expires we asked for.
     pub(crate) session_asked: Option<u32>,
     pub(crate) se_retried: bool,
+    /// Sent over TCP instead of the target's UDP because it is too large for UDP (RFC 3261
+    /// §18.1.1); a TCP connection failure then retries over UDP.
+    pub(crate) upgraded: bool,
 }
 
 /// The offer/answer exchange in flight (one per call at a time: RFC 3261 §14.2, RFC 3311

@@ -9,7 +9,7 @@ use sbc_sip::build::{self, MessageWriter};
 use sbc_sip::hdr::{MinSe, RSeq, RetryAfter, SessionExpires};
 use sbc_sip::uri::parse_uri;
 use sbc_sip::{HeaderName, Message, Method};
-use sbc_txn::{AcceptError, Endpoint, Incoming, Instant, Peer, TxnId};
+use sbc_txn::{AcceptError, Endpoint, Incoming, Instant, Peer, Transport, TxnId};
 
 use crate::body::BodyRole;
 use crate::call::{
@@ -19,6 +19,9 @@ use crate::engine::{is_invite_2xx, sub_bytes, Engine, Role, Shared};
 use crate::event::{CallKey, CallPhase, EndReason, EndedBy, EngineEvent, Side};
 use crate::router::{CallClass, RouteDecision, Target};
 use crate::wire::{self, Dialog};
+
+/// Largest request sent over UDP when the path MTU is unknown (RFC 3261 §18.1.1).
+const UDP_MAX_REQUEST: usize = 1300;
 
 /// Statuses after which the next target is tried (TI-18; RFC 3261 §16.7 spirit).
 fn retryable(status: u16) -> bool {
@@ -291,7 +294,7 @@ impl Engine {
             if !self.sh.adm.is_available(target.peer, now) {
                 continue;
             }
-            if self.send_attempt(now, ep, key, target, None) {
+            if self.send_attempt(now, ep, key, target, None, false) {
                 return true;
             }
         }
@@ -306,6 +309,7 @@ impl Engine {
         key: CallKey,
         target: Target,
         se_override: Option<u32>,
+        no_upgrade: bool,
     ) -> bool {
         let Engine { calls, sh } = self;
         let Some(call) = calls.get_mut(key) else {
@@ -359,6 +363,18 @@ impl Engine {
         let has_body = !a.body().is_empty();
         sh.filter(policy).copy(&mut w, a, &[], has_body);
         let body = sh.finish_body(w, key, Side::A, BodyRole::Offer, Some(a));
+        // RFC 3261 §18.1.1 (TI-8, TI-40): a request larger than 1300 bytes (path MTU
+        // unknown) goes over a congestion-controlled transport; the top Via says so.
+        let mut target = target;
+        let upgraded =
+            !no_upgrade && target.peer.transport == Transport::Udp && out.len() > UDP_MAX_REQUEST;
+        if upgraded {
+            let via = b"Via: SIP/2.0/UDP ";
+            if let Some(i) = out.windows(via.len()).position(|w| w == via) {
+                out[i + 13..i + 16].copy_from_slice(b"TCP");
+            }
+            target.peer = Peer::new(Transport::Tcp, target.peer.addr);
+        }
         let msg = match Message::parse(Bytes::from(out)) {
             Ok(m) => m,
             Err(_) => return false,
@@ -388,6 +404,7 @@ impl Engine {
             body,
             session_asked,
             se_retried: se_override.is_some(),
+            upgraded,
         });
         true
     }
@@ -678,7 +695,7 @@ impl Engine {
         if status == 422 && !att.se_retried && !call.sent_18x {
             if let Some(Ok(min)) = msg.typed::<MinSe<'_>>() {
                 let se = min.seconds();
-                if self.send_attempt(now, ep, key, att.target.clone(), Some(se)) {
+                if self.send_attempt(now, ep, key, att.target.clone(), Some(se), false) {
                     return;
                 }
             }
@@ -698,7 +715,7 @@ impl Engine {
                         request_uri: uri,
                         ..att.target.clone()
                     };
-                    if self.send_attempt(now, ep, key, t, None) {
+                    if self.send_attempt(now, ep, key, t, None, false) {
                         return;
                     }
                 }
@@ -747,8 +764,17 @@ impl Engine {
         {
             return;
         }
-        call.b.cur = None;
-        if !call.sent_18x && self.start_next(now, ep, key) {
+        let att = call.b.cur.take();
+        // §18.1.1: a TCP connection refused for a request upgraded from UDP is retried
+        // over UDP on the same target.
+        if let Some(att) = att.filter(|a| a.upgraded && status == 503) {
+            let mut t = att.target;
+            t.peer = Peer::new(Transport::Udp, t.peer.addr);
+            if self.send_attempt(now, ep, key, t, None, true) {
+                return;
+            }
+        }
+        if !self.calls.get(key).is_some_and(|c| c.sent_18x) && self.start_next(now, ep, key) {
             return;
         }
         self.fail_a(

@@ -768,3 +768,61 @@ fn early_media_as_ringing_per_trunk() {
     let ok = sim.ua(0).expect_response(200);
     assert_eq!(ok.body(), SDP_B.as_bytes());
 }
+
+/// A body of `n` bytes that is still SDP.
+fn big_sdp(n: usize) -> String {
+    let mut s = SDP_A.to_owned();
+    while s.len() < n {
+        s.push_str("a=x-padding:0123456789012345678901234567890123456789\r\n");
+    }
+    s
+}
+
+/// RFC 3261 §18.1.1 (TI-8, TI-40): a request over 1300 bytes to a UDP target goes over TCP
+/// (top Via says TCP); small ones stay on UDP.
+#[test]
+fn a_large_invite_to_a_udp_gateway_goes_over_tcp() {
+    let mut sim = world(default_config());
+    sim.ua(0)
+        .send(&invite("big-1", &[], &big_sdp(1500)), addr(SBC));
+    sim.run_for(ms(10));
+    let sent: Vec<_> = sim
+        .wire
+        .log()
+        .iter()
+        .filter(|p| p.to.addr == addr(GW1) && p.first_line().starts_with("INVITE "))
+        .cloned()
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to.transport, sbc_txn::Transport::Tcp);
+    assert!(
+        sent[0].text().contains("\r\nVia: SIP/2.0/TCP "),
+        "{}",
+        sent[0].text()
+    );
+    sim.ua(0).send(&invite("small-1", &[], SDP_A), addr(SBC));
+    sim.run_for(ms(10));
+    let small = sim
+        .wire
+        .log()
+        .iter()
+        .filter(|p| p.to.addr == addr(GW1) && p.first_line().starts_with("INVITE "))
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(small.to.transport, sbc_txn::Transport::Udp);
+}
+
+/// §18.1.1: when the TCP connection for an upgraded request is refused, the same target is
+/// tried over UDP.
+#[test]
+fn an_upgraded_request_falls_back_to_udp_when_tcp_is_refused() {
+    let mut sim = world(default_config());
+    sim.dut.refuse_tcp = true;
+    sim.ua(0)
+        .send(&invite("big-2", &[], &big_sdp(1500)), addr(SBC));
+    sim.run_for(ms(10));
+    let (_, b) = sim.ua(1).expect_request(Method::Invite);
+    assert!(b.top_via_raw().unwrap().starts_with(b"SIP/2.0/UDP "));
+    assert_eq!(sim.dut.engine.calls(), 1);
+}

@@ -34,6 +34,8 @@ pub struct SbcNode {
     pub unreachable: Option<SocketAddr>,
     /// Panics contained (as the shell does: the call concerned is ended, the rest goes on).
     pub panics: u32,
+    /// TCP connections are refused (transmits over TCP fail).
+    pub refuse_tcp: bool,
     now: Instant,
 }
 
@@ -52,6 +54,7 @@ impl SbcNode {
             addr: addr(SBC),
             unreachable: None,
             panics: 0,
+            refuse_tcp: false,
             now: Instant::ZERO,
         }
     }
@@ -104,6 +107,14 @@ impl Node for SbcNode {
     fn poll_transmit(&mut self) -> Option<Transmit> {
         loop {
             let t = self.ep.poll_transmit()?;
+            if self.refuse_tcp && t.to.transport == Transport::Tcp {
+                if let Some(txn) = t.txn {
+                    let now = self.now;
+                    let _ = self.ep.handle_transport_error(now, txn);
+                    self.pump(now);
+                }
+                continue;
+            }
             match (self.unreachable, t.txn) {
                 (Some(a), Some(txn)) if t.to.addr == a => {
                     // What the shell does when a send fails.
