@@ -26,9 +26,12 @@ pub(crate) enum TimerKind {
     SessionA = 3,
     /// The same on the B leg.
     SessionB = 4,
+    /// The B-leg attempt got no final response in its trunk's `invite_timeout`: cancel it
+    /// and treat it as a timeout (failover).
+    Attempt = 5,
 }
 
-pub(crate) const N_TIMERS: usize = 5;
+pub(crate) const N_TIMERS: usize = 6;
 
 impl TimerKind {
     pub(crate) fn retx(side: Side) -> TimerKind {
@@ -52,6 +55,7 @@ impl TimerKind {
             2 => TimerKind::RetxB,
             3 => TimerKind::SessionA,
             4 => TimerKind::SessionB,
+            5 => TimerKind::Attempt,
             _ => return None,
         })
     }

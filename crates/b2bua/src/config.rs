@@ -41,6 +41,17 @@ pub struct LegPolicy {
     /// Toward this leg, a 183 with SDP is relayed as a 180 without it (TI-24, gateways that
     /// stop local ringback on 183).
     pub early_media_as_ringing: bool,
+    /// Final statuses of this leg's INVITE after which the next target is tried (before any
+    /// 18x went upstream; default 408, 503, 504, TI-18/TI-22).
+    pub failover_codes: Vec<u16>,
+    /// Try the next target when this leg's INVITE times out (Timer B).
+    pub failover_on_timeout: bool,
+    /// Try the next target on a transport error toward this leg.
+    pub failover_on_transport_error: bool,
+    /// Give up an INVITE toward this leg without a final response after this long (CANCEL,
+    /// then like a timeout); `None`: the transaction's Timer B, or, once ringing, the
+    /// no-answer timer.
+    pub invite_timeout: Option<Duration>,
 }
 
 impl LegPolicy {
@@ -58,6 +69,10 @@ impl LegPolicy {
             history_to_diversion: false,
             q850_34_as_17: false,
             early_media_as_ringing: false,
+            failover_codes: vec![408, 503, 504],
+            failover_on_timeout: true,
+            failover_on_transport_error: true,
+            invite_timeout: None,
         }
     }
 }

@@ -702,6 +702,7 @@ impl Engine {
             TimerKind::RetxB => self.on_retx(now, ep, key, Side::B),
             TimerKind::SessionA => self.on_session_timer(now, ep, key, Side::A),
             TimerKind::SessionB => self.on_session_timer(now, ep, key, Side::B),
+            TimerKind::Attempt => self.on_attempt_timeout(now, ep, key),
         }
     }
 
@@ -1129,4 +1130,4 @@ pub(crate) fn sub_bytes(m: &Message, part: &[u8]) -> Bytes {
 }
 
 // Keep the array length and the enum in step.
-const _: () = assert!(N_TIMERS == TimerKind::SessionB as usize + 1);
+const _: () = assert!(N_TIMERS == TimerKind::Attempt as usize + 1);

@@ -23,11 +23,6 @@ use crate::wire::{self, Dialog};
 /// Largest request sent over UDP when the path MTU is unknown (RFC 3261 §18.1.1).
 const UDP_MAX_REQUEST: usize = 1300;
 
-/// Statuses after which the next target is tried (TI-18; RFC 3261 §16.7 spirit).
-fn retryable(status: u16) -> bool {
-    matches!(status, 408 | 503 | 504)
-}
-
 impl Engine {
     /// An out-of-dialog INVITE: every check that can refuse it runs before the server
     /// transaction is accepted (principle 2), so a refusal costs no state.
@@ -389,6 +384,10 @@ impl Engine {
         sh.index_add(call_id.clone(), tag.clone(), Side::B, key);
         call.b.call_ids.push((call_id.clone(), tag.clone()));
         call.cdr.trunk_out = Some(target.trunk.clone());
+        match sh.policies[policy].invite_timeout {
+            Some(d) => sh.arm(key, call, TimerKind::Attempt, now + d),
+            None => Shared::disarm(call, TimerKind::Attempt),
+        }
         call.b.cur = Some(Attempt {
             no,
             target,
@@ -435,6 +434,10 @@ impl Engine {
                 self.orphan_2xx(now, ep, &msg, peer);
             }
             return;
+        }
+        // Any response stops the attempt's own timeout, as any response stops Timer B.
+        if let Some(call) = self.calls.get_mut(key) {
+            Shared::disarm(call, TimerKind::Attempt);
         }
         match status {
             100 => {}
@@ -731,15 +734,36 @@ impl Engine {
             return;
         }
         let sent_18x = self.calls.get(key).is_some_and(|c| c.sent_18x);
-        if retryable(status) && !sent_18x && self.start_next(now, ep, key) {
+        // The attempt's trunk decides which statuses move on (default 408/503/504).
+        let retry = self.sh.policies[att.policy]
+            .failover_codes
+            .contains(&status);
+        if retry && !sent_18x && self.start_next(now, ep, key) {
             return;
         }
-        let reason = if retryable(status) {
+        let reason = if retry {
             EndReason::NoTarget
         } else {
             EndReason::Rejected
         };
         self.fail_a(now, ep, key, status, Some(&msg), (EndedBy::Callee, reason));
+    }
+
+    /// The trunk's INVITE timeout passed without a final response (only while the attempt is
+    /// still the current one and no B leg exists): CANCEL it, then like Timer B.
+    pub(crate) fn on_attempt_timeout(&mut self, now: Instant, ep: &mut Endpoint, key: CallKey) {
+        let Some(call) = self.calls.get_mut(key) else {
+            return;
+        };
+        if call.b.leg.is_some() {
+            return;
+        }
+        let Some(att) = call.b.cur.as_ref() else {
+            return;
+        };
+        let (txn, no, pol) = (att.txn, att.no, att.policy);
+        let _ = ep.cancel_with(now, txn, &self.sh.policy_pairs(pol));
+        self.on_b_failure_local(now, ep, key, txn, no, 408);
     }
 
     /// Timer B or a transport error on the B-leg INVITE.
@@ -767,14 +791,26 @@ impl Engine {
         let att = call.b.cur.take();
         // §18.1.1: a TCP connection refused for a request upgraded from UDP is retried
         // over UDP on the same target.
-        if let Some(att) = att.filter(|a| a.upgraded && status == 503) {
-            let mut t = att.target;
+        if let Some(a) = att.as_ref().filter(|a| a.upgraded && status == 503) {
+            let mut t = a.target.clone();
             t.peer = Peer::new(Transport::Udp, t.peer.addr);
             if self.send_attempt(now, ep, key, t, None, true) {
                 return;
             }
         }
-        if !self.calls.get(key).is_some_and(|c| c.sent_18x) && self.start_next(now, ep, key) {
+        // Timer B (408) and transport errors (503) move on unless the trunk says otherwise.
+        let retry = att.as_ref().is_none_or(|a| {
+            let p = &self.sh.policies[a.policy];
+            if status == 408 {
+                p.failover_on_timeout
+            } else {
+                p.failover_on_transport_error
+            }
+        });
+        if retry
+            && !self.calls.get(key).is_some_and(|c| c.sent_18x)
+            && self.start_next(now, ep, key)
+        {
             return;
         }
         self.fail_a(

@@ -517,3 +517,60 @@ fn caller_bye_on_an_early_dialog_acts_as_cancel() {
     assert_eq!((c.status, c.reason), (487, EndReason::Cancelled));
     assert_drained(&mut sim);
 }
+
+/// Failover statuses are the trunk's: a gateway configured to fail over on 486 as well moves
+/// the call to the next target on 486; one configured with no codes relays its 503.
+#[test]
+fn failover_codes_are_per_trunk() {
+    let mut cfg = default_config();
+    let mut gw1 = cfg.b_side.clone();
+    gw1.failover_codes = vec![486];
+    cfg.trunks.insert("gw1".into(), gw1);
+    let mut sim = world(cfg);
+    start(&mut sim, "fc-1");
+    let (t, inv) = sim.ua(1).expect_request(Method::Invite);
+    sim.ua(1)
+        .respond(t, response(&inv, 486, Some("g1"), &[], ""));
+    sim.run_for(ms(10));
+    // The next target (gw2) gets the call.
+    let (_t2, _inv2) = sim.ua(2).expect_request(Method::Invite);
+
+    let mut cfg = default_config();
+    let mut gw1 = cfg.b_side.clone();
+    gw1.failover_codes = Vec::new();
+    cfg.trunks.insert("gw1".into(), gw1);
+    let mut sim = world(cfg);
+    start(&mut sim, "fc-2");
+    let (t, inv) = sim.ua(1).expect_request(Method::Invite);
+    sim.ua(1)
+        .respond(t, response(&inv, 503, Some("g1"), &[], ""));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(503);
+    assert!(sim.ua(2).inbox().is_empty(), "no failover");
+}
+
+/// A trunk's INVITE timeout: no response at all from gw1 within 2 s → CANCEL it and try
+/// gw2 (a timeout fails over), long before Timer B's 32 s.
+#[test]
+fn per_trunk_invite_timeout_cancels_and_fails_over() {
+    let mut cfg = default_config();
+    let mut gw1 = cfg.b_side.clone();
+    gw1.invite_timeout = Some(Duration::from_secs(2));
+    cfg.trunks.insert("gw1".into(), gw1);
+    let mut sim = world(cfg);
+    // gw1 is silent: everything it gets is dropped.
+    sim.wire.drop_when(|p| p.to.addr == addr(GW1));
+    start(&mut sim, "it-1");
+    sim.run_for(Duration::from_millis(1_900));
+    assert!(sim.ua(2).inbox().is_empty());
+    sim.run_for(Duration::from_millis(200));
+    let (_t, inv) = sim.ua(2).expect_request(Method::Invite);
+    assert_eq!(inv.method(), Some(Method::Invite));
+    // The CANCEL toward gw1 is held until a provisional arrives (RFC 3261 §9.1); none does,
+    // so it never goes out, and the abandoned INVITE ends with its Timer B.
+    assert!(!sim
+        .wire
+        .dropped()
+        .iter()
+        .any(|p| p.first_line().starts_with("CANCEL ")));
+}

@@ -77,10 +77,42 @@ pub struct Config {
     /// Microsoft 365 tenants served by this carrier trunk (`[[tenant]]`).
     #[serde(default, rename = "tenant")]
     pub tenants: Vec<Tenant>,
+    /// Header policies gateways name (`[[header_policy]]`): which headers of the other leg
+    /// cross into theirs, which are removed, which are added (a remove plus an add is a
+    /// replace).
+    #[serde(default, rename = "header_policy")]
+    pub header_policies: Vec<HeaderPolicy>,
     /// Emergency calls: dial strings per country and tenant, ELIN, callbacks, reserved
     /// capacity (`[emergency]`, TI-38..TI-42; see docs/emergency.md).
     #[serde(default)]
     pub emergency: sbc_emergency::EmergencyConfig,
+}
+
+/// One header policy (`[[header_policy]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderPolicy {
+    /// Name gateways refer to.
+    pub name: Spanned<String>,
+    /// Headers copied from the other leg on top of the default end-to-end list.
+    #[serde(default)]
+    pub copy: Vec<String>,
+    /// Headers never copied (even from the default list).
+    #[serde(default)]
+    pub remove: Vec<String>,
+    /// Headers added to every message toward this trunk.
+    #[serde(default)]
+    pub add: Vec<HeaderAdd>,
+}
+
+/// A header a policy adds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderAdd {
+    /// Header name (a token).
+    pub name: String,
+    /// Its value (no CR or LF).
+    pub value: String,
 }
 
 /// DNS resolution of gateway names (RFC 3263).
@@ -156,7 +188,7 @@ pub struct Gateway {
     /// Reliable provisional responses (RFC 3262) toward this gateway.
     #[serde(default)]
     pub rel100: Rel100,
-    /// Name of the header policy applied on this trunk (resolved by the header-policy module).
+    /// Name of the `[[header_policy]]` applied toward this trunk.
     #[serde(default)]
     pub header_policy: Option<String>,
     /// How call forwarding is signalled toward this gateway (TI-28).
@@ -709,6 +741,60 @@ impl Config {
         }
         if c.no_answer_timeout_s == 0 {
             return Err(plain("calls.no_answer_timeout_s must be > 0".into()));
+        }
+        // Header policies: unique names, token header names, single-line values; gateways
+        // name existing ones.
+        let token = |n: &str| {
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+        };
+        let mut hp_names = BTreeSet::new();
+        for hp in &self.header_policies {
+            if !hp_names.insert(hp.name.get_ref().clone()) {
+                return Err(at(
+                    hp.name.span(),
+                    format!("duplicate header_policy '{}'", hp.name.get_ref()),
+                ));
+            }
+            let bad_name = hp
+                .copy
+                .iter()
+                .chain(&hp.remove)
+                .chain(hp.add.iter().map(|a| &a.name))
+                .find(|n| !token(n));
+            if let Some(n) = bad_name {
+                return Err(at(
+                    hp.name.span(),
+                    format!(
+                        "header_policy '{}': '{n}' is not a header name",
+                        hp.name.get_ref()
+                    ),
+                ));
+            }
+            if hp
+                .add
+                .iter()
+                .any(|a| a.value.bytes().any(|b| b == b'\r' || b == b'\n'))
+            {
+                return Err(at(
+                    hp.name.span(),
+                    format!("header_policy '{}': a value spans lines", hp.name.get_ref()),
+                ));
+            }
+        }
+        for g in &self.gateways {
+            if let Some(hp) = &g.header_policy {
+                if !hp.is_empty() && !hp_names.contains(hp) {
+                    return Err(at(
+                        g.name.span(),
+                        format!(
+                            "gateway '{}': unknown header_policy '{hp}'",
+                            g.name.get_ref()
+                        ),
+                    ));
+                }
+            }
         }
         // The emergency tables compile here so a bad dial string or ELIN map is refused
         // with the configuration, not at the first emergency call.

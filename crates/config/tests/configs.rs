@@ -157,3 +157,29 @@ fn a_missing_numbers_file_is_an_error_naming_it() {
         "{e}"
     );
 }
+
+#[test]
+fn header_policies_are_checked_and_referenced() {
+    let base = |extra: &str| {
+        format!(
+            "version = 1\n[[listener]]\nname = \"u\"\nzone = \"z\"\ntransport = \"udp\"\nbind = \"127.0.0.1:5060\"\n{extra}"
+        )
+    };
+    let ok = base(
+        "[[header_policy]]\nname = \"pstn\"\ncopy = [\"X-Carrier\"]\nremove = [\"Priority\"]\nadd = [{ name = \"Priority\", value = \"normal\" }]\n\
+         [[gateway]]\nname = \"gw\"\naddress = \"192.0.2.1:5060\"\nheader_policy = \"pstn\"\n",
+    );
+    let c = Config::parse(&ok, "hp.toml").expect("valid");
+    assert_eq!(c.header_policies[0].add[0].value, "normal");
+    let dangling = base(
+        "[[gateway]]\nname = \"gw\"\naddress = \"192.0.2.1:5060\"\nheader_policy = \"nope\"\n",
+    );
+    let e = Config::parse(&dangling, "hp.toml").unwrap_err().to_string();
+    assert!(
+        e.contains("unknown header_policy 'nope'") && e.contains("hp.toml"),
+        "{e}"
+    );
+    let bad = base("[[header_policy]]\nname = \"p\"\nremove = [\"Bad Name\"]\n");
+    let e = Config::parse(&bad, "hp.toml").unwrap_err().to_string();
+    assert!(e.contains("is not a header name"), "{e}");
+}

@@ -120,6 +120,23 @@ pub fn engine_config(cfg: &Config, signalling: SocketAddr) -> EngineConfig {
         let mut p = leg.clone();
         p.prack = g.rel100 != sbc_config::Rel100::Disabled;
         p.history_to_diversion = g.forwarding == sbc_config::Forwarding::Diversion;
+        p.failover_codes = g.failover_codes.clone();
+        p.failover_on_timeout = g.failover_on_timeout;
+        p.failover_on_transport_error = g.failover_on_transport_error;
+        p.invite_timeout = g.invite_timeout_ms.map(Duration::from_millis);
+        if let Some(hp) = g
+            .header_policy
+            .as_deref()
+            .and_then(|n| cfg.header_policies.iter().find(|h| h.name.get_ref() == n))
+        {
+            p.headers = Some(sbc_b2bua::HeaderPolicy {
+                copy_extra: hp.copy.clone(),
+                remove: hp.remove.clone(),
+                ..sbc_b2bua::HeaderPolicy::default()
+            });
+            p.add_headers
+                .extend(hp.add.iter().map(|a| (a.name.clone(), a.value.clone())));
+        }
         p.early_media_as_ringing = g.early_media_as_ringing;
         // TI-22: busy from Teams reaches the PSTN as Q.850 17.
         p.q850_34_as_17 = cfg.teams.is_some();
@@ -151,6 +168,10 @@ pub fn engine_config(cfg: &Config, signalling: SocketAddr) -> EngineConfig {
             history_to_diversion: false,
             q850_34_as_17: false,
             early_media_as_ringing: false,
+            failover_codes: vec![408, 503, 504],
+            failover_on_timeout: true,
+            failover_on_transport_error: true,
+            invite_timeout: None,
         };
         e.trunks.insert(sbc_policy::TEAMS_TRUNK.to_owned(), p);
     }
