@@ -16,7 +16,7 @@ use crate::lex::{
 };
 use crate::name::HeaderName;
 use crate::typed::TypedHeader;
-use crate::uri::{check_uri, parse_uri, Uri};
+use crate::uri::{check_uri_shape, parse_uri, Uri};
 
 /// Bytes allowed in a header parameter value beyond token characters: `gen-value = token /
 /// host / quoted-string` (RFC 3261 §25.1), and a host may be an IPv6 reference.
@@ -81,15 +81,17 @@ pub fn parse_name_addr(s: &[u8]) -> Result<NameAddr<'_>, SyntaxError> {
     })
 }
 
-/// Validates a name-addr exactly as [`parse_name_addr`] does and returns the value of its
-/// first `want` header parameter (as `NameAddr::param(want).flatten()` would), found while
-/// the parameters are validated. The parse path's From/To check: no `NameAddr` or `Uri` is
-/// built, only checked.
+/// The parse path's From/To check: validates the name-addr structure exactly as
+/// [`parse_name_addr`] does (display name, quotes, `<...>`, addr-spec form, header
+/// parameters) but the URI only by its shape ([`check_uri_shape`]): the full URI grammar is
+/// left to the first typed access. Returns the value of the first `want` header parameter
+/// (as `NameAddr::param(want).flatten()` would), found while the parameters are validated.
+/// Every value [`parse_name_addr`] accepts passes, with the same parameter.
 pub(crate) fn name_addr_param<'a>(
     s: &'a [u8],
     want: &[u8],
 ) -> Result<Option<&'a [u8]>, SyntaxError> {
-    name_addr_with(s, want, check_uri).map(|p| p.found)
+    name_addr_with(s, want, check_uri_shape).map(|p| p.found)
 }
 
 /// The pieces of a name-addr, with the URI as produced by the caller's URI parser.
@@ -941,6 +943,41 @@ mod tests {
         assert_eq!(HistoryInfoHdr::NAME, HeaderName::HistoryInfo);
     }
 
+    /// The parse path checks the URI inside `<>` by its shape only: a malformed but
+    /// well-shaped URI passes there and fails the full grammar (typed access); white space,
+    /// quotes, control bytes and a bad scheme still fail both.
+    #[test]
+    fn parse_path_uri_shape() {
+        for v in [
+            &b"<sip:alice@host:99999>;tag=1"[..],
+            b"<sip:alice@[::1>;tag=1",
+            b"\"A\" <sip:%zz@host>;tag=1",
+            b"<sip:a@host;;x>;tag=1",
+        ] {
+            assert_eq!(name_addr_param(v, b"tag"), Ok(Some(&b"1"[..])), "{v:?}");
+            assert!(parse_name_addr(v).is_err(), "{v:?}");
+            assert!(FromHdr::parse(v).is_err() && ToHdr::parse(v).is_err());
+        }
+        for v in [
+            &b"< sip:alice@host >;tag=1"[..],
+            b"<sip:alice@ho st>",
+            b"<sip:alice@h\"ost>",
+            b"<sip:alice@h\x01ost>",
+            b"<sip:alice@h\xc3\xa9>",
+            b"<1sip:alice@host>",
+            b"<sip>",
+            b"<>",
+            b"<sip:a@b;tag=1",
+            b"\"A <sip:a@b>",
+            b"A, B <sip:a@b>",
+            b"<sip:a@b>;;tag=1",
+            b"sip:a@b?x=y",
+        ] {
+            assert!(name_addr_param(v, b"tag").is_err(), "{v:?}");
+            assert!(parse_name_addr(v).is_err(), "{v:?}");
+        }
+    }
+
     const ALPHABET: &[u8] = b"sip:<>\";,=?@ \t\r\n\\abc%41*tag.[]:";
 
     proptest! {
@@ -952,6 +989,21 @@ mod tests {
                 let _ = n.tag();
             }
             let _ = ContactHdr::validate_list(&bytes);
+        }
+
+        /// The parse path's From/To check accepts every value the full grammar accepts, with
+        /// the same tag, and the full grammar rejects every value whose structure it rejects.
+        #[test]
+        fn parse_path_check_is_a_superset(
+            bytes in proptest::collection::vec(proptest::sample::select(ALPHABET.to_vec()), 0..80)
+        ) {
+            let full = parse_name_addr(&bytes);
+            let quick = name_addr_param(&bytes, b"tag");
+            match (&full, &quick) {
+                (Ok(n), Ok(tag)) => prop_assert_eq!(n.tag(), *tag),
+                (Ok(_), Err(e)) => prop_assert!(false, "parse path rejects a valid value: {e:?}"),
+                (Err(_), _) => {}
+            }
         }
 
         #[test]

@@ -118,6 +118,38 @@ pub fn find_byte(s: &[u8], needle: u8) -> Option<usize> {
     s[i..].iter().position(|&b| b == needle).map(|p| i + p)
 }
 
+/// Index of the first `:` or LF in `s`: the header loop's first search on a line, which
+/// tells in one pass over the name where the name ends or that the line has no colon. The
+/// first 32 bytes eight at a time (SWAR, as [`find_byte`]), the rest with `memchr2`.
+#[inline]
+pub fn find_colon_or_lf(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const SWAR_SPAN: usize = 32;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        if i == SWAR_SPAN {
+            return memchr::memchr2(b':', b'\n', &s[i..]).map(|p| i + p);
+        }
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        let w = u64::from_le_bytes(w);
+        let x = w ^ (LO * u64::from(b':'));
+        let y = w ^ (LO * u64::from(b'\n'));
+        // Each term's lowest set bit marks its first zero byte exactly, so the lowest bit of
+        // the union marks the first byte that is either needle.
+        let t = ((x.wrapping_sub(LO) & !x) | (y.wrapping_sub(LO) & !y)) & HI;
+        if t != 0 {
+            return Some(i + (t.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..]
+        .iter()
+        .position(|&b| b == b':' || b == b'\n')
+        .map(|p| i + p)
+}
+
 /// True when every byte is a token character and the slice is not empty.
 pub fn is_token_str(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_token(b))
@@ -582,6 +614,35 @@ mod tests {
                 let s = &v[..len];
                 assert_eq!(find_byte(s, needle), s.iter().position(|&b| b == needle));
             }
+        }
+    }
+
+    #[test]
+    fn find_colon_or_lf_matches_position() {
+        let mut v: Vec<u8> = (0..90u8).map(|i| i.wrapping_mul(37) | 0x80).collect();
+        let want = |s: &[u8]| s.iter().position(|&b| b == b':' || b == b'\n');
+        for len in 0..v.len() {
+            for at in 0..len {
+                for first in [b':', b'\n'] {
+                    let orig = v[at];
+                    v[at] = first;
+                    // A later needle of the other kind must not win.
+                    let later = (at + 1..len).step_by(7).collect::<Vec<_>>();
+                    let saved: Vec<u8> = later.iter().map(|&j| v[j]).collect();
+                    for &j in &later {
+                        v[j] = if first == b':' { b'\n' } else { b':' };
+                    }
+                    let s = &v[..len];
+                    assert_eq!(find_colon_or_lf(s), want(s), "{len} {at}");
+                    assert_eq!(find_colon_or_lf(s), Some(at));
+                    for (&j, &b) in later.iter().zip(&saved) {
+                        v[j] = b;
+                    }
+                    v[at] = orig;
+                }
+            }
+            let s = &v[..len];
+            assert_eq!(find_colon_or_lf(s), None);
         }
     }
 

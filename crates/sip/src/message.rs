@@ -311,6 +311,26 @@ impl Message {
                 // The header section never ended with an empty line (RFC 4475 baddn).
                 return Err(ParseError::new(K::Incomplete, pos));
             }
+            // Fast path for an ordinary header line: one search finds the colon (the name is
+            // read once), a second the LF after it. Anything else (the empty line, a folded
+            // continuation, a line without a colon) takes the general path below, which
+            // reaches the same results and errors.
+            let limit = (pos + cfg.max_line_len + 2).min(s.len());
+            if s[pos] != b'\r' && !lex::is_ws(s[pos]) {
+                if let Some(c) = lex::find_colon_or_lf(&s[pos..limit]) {
+                    let colon = pos + c;
+                    if s[colon] == b':' {
+                        // The first LF after the colon is the line's first LF.
+                        let (le, nx) = line_end_after(s, pos, colon + 1, limit)?;
+                        if headers.len() >= cfg.max_headers {
+                            return Err(ParseError::new(K::TooManyHeaders, pos));
+                        }
+                        headers.push(header_at(s, pos, colon, le, nx)?);
+                        pos = nx;
+                        continue;
+                    }
+                }
+            }
             let (le, nx) = line_at(s, pos, cfg)?;
             if le == pos {
                 header_end = nx;
@@ -752,9 +772,21 @@ impl<'a> Iterator for Values<'a> {
 #[inline]
 fn line_at(s: &[u8], pos: usize, cfg: &ParserConfig) -> Result<(usize, usize), ParseError> {
     let limit = (pos + cfg.max_line_len + 2).min(s.len());
-    match lex::find_byte(&s[pos..limit], b'\n') {
+    line_end_after(s, pos, pos, limit)
+}
+
+/// [`line_at`] for the line starting at `pos` when `s[pos..from]` is known to hold no LF:
+/// the search for the line end starts at `from`; `limit` is the line limit's end.
+#[inline]
+fn line_end_after(
+    s: &[u8],
+    pos: usize,
+    from: usize,
+    limit: usize,
+) -> Result<(usize, usize), ParseError> {
+    match lex::find_byte(&s[from..limit], b'\n') {
         Some(i) => {
-            let lf = pos + i;
+            let lf = from + i;
             if lf == pos || s[lf - 1] != b'\r' {
                 return Err(ParseError::new(K::BadLineEnding, lf));
             }
@@ -856,8 +888,21 @@ fn check_version(v: &[u8]) -> Result<(), ()> {
 /// checked byte by byte.
 #[inline]
 fn parse_header_line(s: &[u8], pos: usize, le: usize, nx: usize) -> Result<Header, ParseError> {
+    let colon =
+        pos + lex::find_byte(&s[pos..le], b':').ok_or(ParseError::new(K::BadHeaderLine, pos))?;
+    header_at(s, pos, colon, le, nx)
+}
+
+/// [`parse_header_line`] once the line's first colon is known.
+#[inline(always)]
+fn header_at(
+    s: &[u8],
+    pos: usize,
+    colon: usize,
+    le: usize,
+    nx: usize,
+) -> Result<Header, ParseError> {
     let bad = || ParseError::new(K::BadHeaderLine, pos);
-    let colon = pos + lex::find_byte(&s[pos..le], b':').ok_or_else(bad)?;
     let mut name_end = colon;
     while name_end > pos && lex::is_ws(s[name_end - 1]) {
         name_end -= 1;

@@ -136,9 +136,10 @@ const EMPTY: u8 = u8::MAX;
 
 #[inline(always)]
 const fn slot_of(len: usize, first: u8, last: u8) -> usize {
-    // Lower-cased first/last bytes plus the length separate the table with few collisions.
-    (len.wrapping_mul(97) ^ (first as usize).wrapping_mul(31) ^ (last as usize).wrapping_mul(7))
-        % SLOTS
+    // The first/last bytes with bit 0x20 set (the lower case of a letter; any byte maps to
+    // one value whatever its case) plus the length separate the table with few collisions.
+    let (first, last) = ((first | 0x20) as usize, (last | 0x20) as usize);
+    (len.wrapping_mul(97) ^ first.wrapping_mul(31) ^ last.wrapping_mul(7)) % SLOTS
 }
 
 const fn build_slots() -> [u8; SLOTS] {
@@ -146,11 +147,7 @@ const fn build_slots() -> [u8; SLOTS] {
     let mut i = 0;
     while i < ALL.len() {
         let b = ALL[i].1.as_bytes();
-        let mut s = slot_of(
-            b.len(),
-            b[0].to_ascii_lowercase(),
-            b[b.len() - 1].to_ascii_lowercase(),
-        );
+        let mut s = slot_of(b.len(), b[0], b[b.len() - 1]);
         while t[s] != EMPTY {
             s = (s + 1) % SLOTS;
         }
@@ -257,11 +254,7 @@ fn eq_key(w: &[u8; MAX_NAME], k: &Key) -> bool {
 /// Looks up the `len`-byte name at the start of the window `w` (`2 <= len <= MAX_NAME`).
 #[inline(always)]
 fn lookup_window(w: &[u8; MAX_NAME], len: usize) -> HeaderName {
-    let mut s = slot_of(
-        len,
-        w[0].to_ascii_lowercase(),
-        w[len - 1].to_ascii_lowercase(),
-    );
+    let mut s = slot_of(len, w[0], w[len - 1]);
     loop {
         let idx = SLOT_TABLE[s];
         if idx == EMPTY {
@@ -270,6 +263,33 @@ fn lookup_window(w: &[u8; MAX_NAME], len: usize) -> HeaderName {
         let k = &KEYS[usize::from(idx)];
         if usize::from(k.len) == len && eq_key(w, k) {
             return k.name;
+        }
+        s = (s + 1) % SLOTS;
+    }
+}
+
+/// [`lookup_window`] over `w`, the name's bytes followed by padding up to whole words
+/// (`w.len() == len.div_ceil(8) * 8`, `2 <= len <= MAX_NAME`): the same masked comparison,
+/// on the covered words only.
+#[inline(always)]
+fn lookup_words(w: &[u8], len: usize) -> HeaderName {
+    let mut s = slot_of(len, w[0], w[len - 1]);
+    loop {
+        let idx = SLOT_TABLE[s];
+        if idx == EMPTY {
+            return HeaderName::Other;
+        }
+        let k = &KEYS[usize::from(idx)];
+        if usize::from(k.len) == len {
+            let mut diff = 0u64;
+            for (i, c) in w.chunks_exact(8).enumerate().take(WORDS) {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                diff |= ((u64::from_le_bytes(b) | k.case[i]) ^ k.lower[i]) & k.live[i];
+            }
+            if diff == 0 {
+                return k.name;
+            }
         }
         s = (s + 1) % SLOTS;
     }
@@ -316,10 +336,9 @@ impl HeaderName {
     #[inline]
     pub(crate) fn from_bytes_at(buf: &[u8], at: usize, len: usize) -> HeaderName {
         if (2..=MAX_NAME).contains(&len) {
-            if let Some(w) = buf.get(at..at + MAX_NAME) {
-                let mut win = [0u8; MAX_NAME];
-                win.copy_from_slice(w);
-                return lookup_window(&win, len);
+            // Only the words the name covers are read (most names fit in one or two).
+            if let Some(w) = buf.get(at..at + len.div_ceil(8) * 8) {
+                return lookup_words(w, len);
             }
         }
         HeaderName::from_bytes(&buf[at..at + len])

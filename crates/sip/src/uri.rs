@@ -220,6 +220,38 @@ pub(crate) fn check_uri(s: &[u8]) -> Result<bool, SyntaxError> {
     }
 }
 
+/// The parse path's cheap check of a From/To URI (the full grammar is applied on first
+/// typed access, by the strict check and by `check_request`): the scheme is well-formed
+/// (`scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` then `:`, RFC 3261 §25.1) and the
+/// rest holds only the visible ASCII a URI can be made of, so white space (RFC 4475
+/// badaspec), control bytes, non-ASCII, `<` and `"` are still rejected while parsing. Every
+/// URI [`parse_uri`] accepts passes.
+pub(crate) fn check_uri_shape(s: &[u8]) -> Result<(), SyntaxError> {
+    let first = *s.first().ok_or(SyntaxError::new(Syntax::Empty, 0))?;
+    if !is_alpha(first) {
+        return Err(SyntaxError::new(Syntax::BadScheme, 0));
+    }
+    let mut i = 1;
+    while s
+        .get(i)
+        .is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        i += 1;
+    }
+    if s.get(i) != Some(&b':') {
+        return Err(SyntaxError::new(Syntax::BadScheme, i));
+    }
+    let rest = &s[i + 1..];
+    // A fold without early exit, so it runs as a vector loop; the position is found only
+    // when there is an error.
+    let bad = |b: u8| (b.wrapping_sub(0x21) > 0x7e - 0x21) | (b == b'<') | (b == b'"');
+    if rest.iter().fold(false, |acc, &b| acc | bad(b)) {
+        let at = rest.iter().position(|&b| bad(b)).unwrap_or(0);
+        return Err(SyntaxError::new(Syntax::BadUri, i + 1 + at));
+    }
+    Ok(())
+}
+
 #[inline(always)]
 fn parse_uri_inline(s: &[u8]) -> Result<Uri<'_>, SyntaxError> {
     let first = *s.first().ok_or(SyntaxError::new(Syntax::Empty, 0))?;

@@ -117,13 +117,17 @@ fn request_verdict(msg: &Message, method: Method, policy: &RequestPolicy) -> Ver
             return reject(400, "single-valued header repeated");
         }
     }
+    // The parse checked From/To's structure and tags but their URIs only by shape; the full
+    // URI grammar is applied here (RFC 3261 §8.2.2 / §21.4.1: 400 for a malformed request).
     // The B2BUA builds the other leg's From/To from these: they must be SIP, SIPS or tel
     // (RFC 4475 unksm2).
     for raw in [msg.from_raw(), msg.to_raw()].into_iter().flatten() {
-        if let Ok(na) = crate::addr::parse_name_addr(raw) {
-            if matches!(na.uri, Uri::Absolute(_)) {
+        match crate::addr::parse_name_addr(raw) {
+            Err(_) => return reject(400, "malformed From or To URI"),
+            Ok(na) if matches!(na.uri, Uri::Absolute(_)) => {
                 return reject(400, "From/To URI scheme not sip, sips or tel");
             }
+            Ok(_) => {}
         }
     }
     // RFC 3261 §8.2.1: method inspection (RFC 4475 mismatch02 prefers 501).
@@ -196,6 +200,16 @@ pub fn check_response(msg: &Message) -> Verdict {
             why: "response missing From or To",
         };
     }
+    // The parse checked From/To's URIs only by shape (see `check_request`).
+    if [msg.from_raw(), msg.to_raw()]
+        .into_iter()
+        .flatten()
+        .any(|raw| crate::addr::parse_name_addr(raw).is_err())
+    {
+        return Verdict::Drop {
+            why: "response with a malformed From or To URI",
+        };
+    }
     for (_, v) in msg.values(HeaderName::Via) {
         if let Ok(via) = crate::via::Via::parse(v) {
             if is_broadcast_or_multicast(via.host) {
@@ -263,4 +277,42 @@ fn is_broadcast_or_multicast(host: &[u8]) -> bool {
     inner
         .parse::<std::net::Ipv6Addr>()
         .is_ok_and(|ip| ip.is_multicast())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::FromHdr;
+
+    /// The parse checks From/To URIs by shape only; a well-shaped but malformed URI parses,
+    /// fails typed access with the full grammar's error, and the message is still refused:
+    /// a request with 400, a response dropped.
+    #[test]
+    fn malformed_from_to_uri_is_refused_after_the_parse() {
+        for (from, to) in [
+            ("<sip:alice@host:99999>;tag=1", "<sip:bob@example.com>"),
+            ("<sip:alice@example.com>;tag=1", "<sip:bob@[::1>"),
+        ] {
+            let req = format!(
+                "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+                 Max-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: c\r\n\
+                 CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+            );
+            let m = Message::parse(req.into_bytes()).unwrap();
+            assert_eq!(m.from_tag(), Some(&b"1"[..]));
+            let typed_from_ok = m.typed::<FromHdr>().unwrap().is_ok();
+            assert_eq!(typed_from_ok, from.contains("example.com"));
+            assert!(crate::check::check_headers(&m).is_err());
+            match check_request(&m, &RequestPolicy::default()) {
+                Verdict::Reject { status, .. } => assert_eq!(status, 400),
+                v => panic!("{v:?}"),
+            }
+            let resp = format!(
+                "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: {from}\r\n\
+                 To: {to};tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+            );
+            let m = Message::parse(resp.into_bytes()).unwrap();
+            assert!(matches!(check_response(&m), Verdict::Drop { .. }));
+        }
+    }
 }

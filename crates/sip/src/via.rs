@@ -52,11 +52,19 @@ impl<'a> Via<'a> {
     /// (as [`Params::get`] then `flatten` would), found while the parameters are validated.
     #[inline(always)]
     fn parse_find(s: &'a [u8], want: &[u8]) -> Result<(Via<'a>, Option<&'a [u8]>), SyntaxError> {
-        let mut i = skip_lws(s, 0);
-        let (protocol, n) = token_at(s, i)?;
-        i = expect(s, skip_lws(s, n), b'/')?;
-        let (version, n) = version_at(s, skip_lws(s, i))?;
-        i = expect(s, skip_lws(s, n), b'/')?;
+        let (protocol, version, mut i);
+        if s.starts_with(b"SIP/2.0/") {
+            // The usual spelling, with no LWS to skip: the general steps below reach the
+            // same three positions.
+            (protocol, version, i) = (&s[..3], &s[4..7], 8);
+        } else {
+            i = skip_lws(s, 0);
+            let (p, n) = token_at(s, i)?;
+            i = expect(s, skip_lws(s, n), b'/')?;
+            let (v, n) = version_at(s, skip_lws(s, i))?;
+            i = expect(s, skip_lws(s, n), b'/')?;
+            (protocol, version) = (p, v);
+        }
         let (transport, n) = token_at(s, skip_lws(s, i))?;
         // sent-protocol and sent-by are separated by mandatory LWS.
         let j = skip_lws(s, n);
@@ -198,6 +206,46 @@ fn host_at(s: &[u8], i: usize) -> Result<(&[u8], usize), SyntaxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `SIP/2.0/` shortcut gives what the general path gives for the same Via spelled
+    /// with LWS around the slashes (which takes the general path), and leaves errors alone.
+    #[test]
+    fn sip_2_0_prefix_shortcut() {
+        for tail in [
+            "UDP 198.51.100.10:5060;branch=z9hG4bK776asdhds;rport",
+            "TCP [2001:db8::1];branch=z9hG4bK1",
+            "TLS host.example.com:5061",
+            "UNKNOWN h;received=1.2.3.4",
+        ] {
+            let fast = format!("SIP/2.0/{tail}");
+            let slow = format!("SIP / 2.0 / {tail}");
+            let (a, ba) = Via::parse_find(fast.as_bytes(), b"branch").unwrap();
+            let (b, bb) = Via::parse_find(slow.as_bytes(), b"branch").unwrap();
+            assert_eq!(
+                (
+                    a.protocol,
+                    a.version,
+                    a.transport,
+                    a.host,
+                    a.port,
+                    a.params,
+                    ba
+                ),
+                (
+                    b.protocol,
+                    b.version,
+                    b.transport,
+                    b.host,
+                    b.port,
+                    b.params,
+                    bb
+                )
+            );
+        }
+        for bad in ["SIP/2.0/", "SIP/2.0/ h", "SIP/2.0/UDP", "SIP/2.0/UDP h;;x"] {
+            assert!(Via::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn simple() {
