@@ -201,6 +201,19 @@ routes = [{ prefix = "+44", group = "lab-pstn" }]
     s
 }
 
+/// `N` distinct TCP ports on 127.0.0.1 that were free a moment ago (UDP-free ports from
+/// `free_ports` may be some TCP connection's).
+fn free_tcp_ports<const N: usize>() -> [u16; N] {
+    let socks: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free TCP port"))
+        .collect();
+    let mut out = [0u16; N];
+    for (o, s) in out.iter_mut().zip(&socks) {
+        *o = s.local_addr().expect("local addr").port();
+    }
+    out
+}
+
 /// One stunnel service.
 enum Tunnel {
     /// Microsoft -> SBC: TCP on `accept`, mutual TLS to sbcd at `connect`.
@@ -232,7 +245,7 @@ impl Stunnel {
             "stunnel4 is not installed: the Teams lab needs it for TLS (SIPp 3.6 has none); \
              run scripts/test-all.sh or `apt-get install stunnel4`"
         );
-        let [dead] = free_ports::<1>();
+        let [dead] = free_tcp_ports::<1>();
         let (ca, cert, key) = (
             pki.ca.display(),
             pki.edge_cert.display(),
@@ -317,7 +330,8 @@ impl Lab {
     fn start(dir: &TempDir, gws: &[Gw], edge_sipp: [Option<u16>; 3]) -> Lab {
         require("sipp");
         let pki = pki(dir);
-        let [tls, udp, ms, e1, e2, e3] = free_ports::<6>();
+        let [tls, ms, e1, e2, e3] = free_tcp_ports::<5>();
+        let [udp] = free_ports::<1>();
         let ports = Ports {
             tls,
             udp,
@@ -464,9 +478,9 @@ fn teams_to_pstn_call() {
         .run();
     let gw = gw.finish();
     let tunnel_log = lab.stunnel.stop();
+    assert!(ms.code == 0, "{ms}\nstunnel: {tunnel_log:#?}");
     ms.assert_all_ok(1);
     gw.assert_all_ok(1);
-    let _ = tunnel_log;
 
     // TI-21: 100 Trying first.
     let got = ms.received();
@@ -777,4 +791,120 @@ fn edge_failover_on_refused_connection() {
     gw.assert_all_ok(1);
     edge.assert_all_ok(1);
     assert_teams_invite(&edge, CONTOSO_USER);
+}
+
+// -------------------------------------------------------------------------------------------
+// 5. Transfer (REFER from Teams, TI-26).
+// -------------------------------------------------------------------------------------------
+
+/// The Refer-To and Referred-By of `teams_edge_uas_refer.xml`.
+const REFER_TARGET: &str =
+    "sip:+12065550199@sip.pstnhub.microsoft.com:5061;user=phone;transport=tls;x-m=8:orgid:5c6b1a9e;x-t=7f3e2d1c";
+const REFERRED_BY: &str = "<sip:+14255550150@sip.pstnhub.microsoft.com;user=phone;x-m=8:orgid:5c6b1a9e-2f4d-4a8b-9c1e-0123456789ab;x-t=7f3e2d1c-4b5a-4c6d-8e9f-abcdef012345;x-ti=0b6f5e3a-7c1d-4f2e-9a8b-123456789abc;x-tt=88.contoso.sbc.lab.example;x-ms-transfer-context=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA>;x-referred-by-tail=byte-for-byte";
+
+/// A PSTN caller reaches a contoso user, who transfers the call to a PSTN number by REFER.
+/// The SBC (REFER in its Allow, TI-16) answers 202, reports progress by NOTIFY (`Event:
+/// refer`, `message/sipfrag`, the last one terminating the subscription), and sends the new
+/// INVITE back to Microsoft - never straight to a gateway - with the Refer-To URI as
+/// Request-URI (header part removed, `x-` parameters untouched, TI-23) and Referred-By byte
+/// for byte; the gateway's leg is re-bridged by re-INVITE; Microsoft's BYE after the final
+/// NOTIFY ends only the old dialog; the PSTN party's BYE ends the new one.
+#[test]
+fn refer_from_teams_to_pstn_number() {
+    let dir = TempDir::new("teams-refer");
+    let edge = Sipp::uas(&dir, "teams_edge_uas_refer.xml")
+        .tcp()
+        .calls(2)
+        .spawn();
+    let [gw1, gw2] = free_ports::<2>();
+    let gws = [
+        Gw {
+            addr: loopback(gw1),
+            priority: 1,
+        },
+        Gw {
+            addr: loopback(gw2),
+            priority: 2,
+        },
+    ];
+    let lab = Lab::start(&dir, &gws, [Some(edge.addr().port()), None, None]);
+    let gw = lab
+        .gw_uac(
+            &dir,
+            "teams_gw_uac_transferred.xml",
+            "2065550123",
+            "4255550150",
+        )
+        .pause_ms(500)
+        .run();
+    let edge = edge.finish();
+    let tunnel_log = lab.stunnel.stop();
+    assert!(
+        gw.code == 0 && edge.code == 0,
+        "{gw}\n{edge}\nstunnel: {tunnel_log:#?}"
+    );
+    gw.assert_all_ok(1);
+    edge.assert_all_ok(2);
+
+    let msgs = edge.received_messages();
+    assert_eq!(
+        edge.received_count("SIP/2.0 202"),
+        1,
+        "{:?}",
+        edge.received()
+    );
+    // NOTIFYs on the transferor's dialog: at least 100 Trying and the final one.
+    let notifies: Vec<_> = msgs
+        .iter()
+        .filter(|(s, _)| s.starts_with("NOTIFY "))
+        .collect();
+    assert!(notifies.len() >= 2, "{:?}", edge.received());
+    for (_, h) in &notifies {
+        assert_eq!(
+            header(h, "Event").map(|e| e.split(';').next().unwrap_or("")),
+            Some("refer")
+        );
+        assert!(
+            header(h, "Content-Type").is_some_and(|c| c.starts_with("message/sipfrag")),
+            "{h:#?}"
+        );
+        assert!(header(h, "X-MS-SBC").is_some(), "TI-17: {h:#?}");
+    }
+    let last = &notifies.last().expect("NOTIFY").1;
+    assert!(
+        header(last, "Subscription-State").is_some_and(|s| s.starts_with("terminated")),
+        "{last:#?}"
+    );
+    // The new INVITE came back to Microsoft (this edge), not to a gateway.
+    let invites: Vec<_> = msgs
+        .iter()
+        .filter(|(s, _)| s.starts_with("INVITE "))
+        .collect();
+    assert_eq!(invites.len(), 2, "{:?}", edge.received());
+    let (start, h) = invites[1];
+    assert_eq!(*start, format!("INVITE {REFER_TARGET} SIP/2.0"));
+    assert_eq!(header(h, "Referred-By"), Some(REFERRED_BY));
+    assert!(header(h, "X-MS-SBC").is_some(), "TI-17: {h:#?}");
+    let contact = header(h, "Contact").expect("Contact");
+    assert_eq!(uri_host(contact), CONTOSO, "TI-14 Contact {contact}");
+    assert!(
+        header(h, "Content-Length")
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or(0)
+            > 0,
+        "TI-15: the transfer INVITE carries an offer: {h:#?}"
+    );
+    // The PSTN party was re-bridged, and saw nothing of Microsoft's dialogs.
+    assert_eq!(gw.received_count("INVITE "), 1, "{:?}", gw.received());
+    assert_eq!(gw.received_count("BYE "), 0, "{:?}", gw.received());
+    assert_no_leaks(
+        &gw.messages,
+        &edge_markers(&edge),
+        "Microsoft details reached the gateway",
+    );
+    assert_no_leaks(
+        &gw.messages,
+        &["Referred-By".to_owned(), "+12065550199".to_owned()],
+        "transfer details reached the gateway",
+    );
 }

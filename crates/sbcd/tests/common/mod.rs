@@ -227,8 +227,13 @@ impl Sipp {
     }
 
     /// TCP (`-t t1`, one connection) instead of UDP: behind stunnel for the TLS tests.
+    /// Its port is re-picked free for TCP: a UDP-free port may be a TCP connection's.
     pub fn tcp(mut self) -> Sipp {
         self.tcp = true;
+        self.port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free TCP port");
         self
     }
 
