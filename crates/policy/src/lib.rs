@@ -29,15 +29,29 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 use sbc_b2bua::{CallClass, Presentation, RouteDecision, Router, StaticRouter, Target};
-use sbc_config::{Config, TransportKind};
+use sbc_config::{Config, ReferMode, TransportKind};
 use sbc_emergency::EmergencyPolicy;
 use sbc_routing::{GatewayId, GroupId, RouteChoice, RouteError, Tables, TenantId};
 use sbc_sip::uri::Uri;
 use sbc_sip::{HeaderName, Message};
 use sbc_txn::{Peer, Transport};
 
-/// The trunk name of the Microsoft side (leg policy, limits, CDRs).
+/// The trunk name of the Microsoft side (leg policy, limits, CDRs), for tenants whose
+/// transfers the SBC handles (REFER listed and terminated, TI-16/TI-26).
 pub const TEAMS_TRUNK: &str = "teams";
+
+/// The Microsoft side for tenants that leave transfers to Microsoft (`refer = "microsoft"`
+/// on the tenant or the trunk): the same leg policy without REFER. A tenant's `refer`
+/// override reaches the wire through the trunk name its calls use.
+pub const TEAMS_TRUNK_MS_REFER: &str = "teams-refer-by-microsoft";
+
+/// The Microsoft-side trunk name of a transfer mode.
+pub fn teams_trunk(refer: ReferMode) -> &'static str {
+    match refer {
+        ReferMode::Handle => TEAMS_TRUNK,
+        ReferMode::Microsoft => TEAMS_TRUNK_MS_REFER,
+    }
+}
 
 /// The Request-URI host of every INVITE to Microsoft, whichever proxy it goes to (TI-12).
 pub const TEAMS_RURI_HOST: &str = "sip.pstnhub.microsoft.com";
@@ -65,6 +79,8 @@ struct TeamsSide {
     base: String,
     port: u16,
     ranges: Vec<IpNet>,
+    /// The trunk's transfer mode (calls without a known tenant).
+    refer: ReferMode,
 }
 
 /// The call policy (see the crate documentation).
@@ -196,6 +212,7 @@ impl CallPolicy {
             base: t.base_fqdn.get_ref().to_ascii_lowercase(),
             port: t.sbc_port,
             ranges: t.source_ranges.clone(),
+            refer: t.refer,
         });
         let mut gw_peers = Vec::with_capacity(tables.gateways().len());
         let mut gw_by_ip = HashMap::new();
@@ -432,7 +449,7 @@ impl CallPolicy {
         let mut out = Vec::new();
         for e in &self.edges {
             for &peer in &e.peers {
-                let mut t = Target::new(peer, ruri.clone().into_bytes(), TEAMS_TRUNK);
+                let mut t = Target::new(peer, ruri.clone().into_bytes(), teams_trunk(info.refer));
                 t.presentation = Presentation {
                     from: Some(from.clone()),
                     to: Some(name_addr(None, &ruri)),
@@ -478,7 +495,13 @@ impl Router for CallPolicy {
 
     fn source_trunk(&self, req: &Message, from: Peer) -> Option<String> {
         if self.from_teams(from) {
-            return Some(TEAMS_TRUNK.to_owned());
+            let refer = self
+                .teams_tenant(req)
+                .and_then(|t| self.tables.tenant(t))
+                .map(|t| t.refer)
+                .or_else(|| self.teams.as_ref().map(|t| t.refer))
+                .unwrap_or_default();
+            return Some(teams_trunk(refer).to_owned());
         }
         if let Some(g) = self.gateway_of(from).and_then(|g| self.tables.gateway(g)) {
             return Some(g.name.clone());

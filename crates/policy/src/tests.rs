@@ -65,6 +65,7 @@ operator_connect_guid = "0b6f5e3a-7c1d-4f2e-9a8b-123456789abc"
 numbers = ["+442071230000-+442071230099"]
 screen_calling = false
 routes = [{ prefix = "+44", group = "pstn" }]
+refer = "microsoft"
 "#;
 
 fn policy() -> CallPolicy {
@@ -170,6 +171,52 @@ fn operator_connect_tenant_by_guid() {
         "X-MS-TenantID: 0B6F5E3A-7C1D-4F2E-9A8B-123456789ABC\r\n",
     );
     let t = targets(p.route(&req, teams()));
+    assert_eq!(t[0].presentation.tenant.as_deref(), Some("fabrikam"));
+}
+
+#[test]
+fn a_tenants_refer_override_picks_the_teams_trunk_both_ways() {
+    // TI-16/TI-26: fabrikam leaves transfers to Microsoft (tenant `refer` override), contoso
+    // takes the trunk's default (the SBC handles them): the Microsoft-side trunk name, and
+    // with it the leg policy (REFER in Allow or not), follows the tenant.
+    let p = policy();
+    let from_fabrikam = invite(
+        "sip:+442079460000@sbc.lab.example;user=phone",
+        "<sip:+15550000000@sbc.lab.example;user=phone>",
+        "X-MS-TenantID: 0b6f5e3a-7c1d-4f2e-9a8b-123456789abc\r\n",
+    );
+    assert_eq!(
+        p.source_trunk(&from_fabrikam, teams()).as_deref(),
+        Some(TEAMS_TRUNK_MS_REFER)
+    );
+    let from_contoso = invite(
+        "sip:+12065550123@contoso.sbc.lab.example:5061;user=phone",
+        "<sip:+14255550100@contoso.sbc.lab.example;user=phone>",
+        "",
+    );
+    assert_eq!(
+        p.source_trunk(&from_contoso, teams()).as_deref(),
+        Some(TEAMS_TRUNK)
+    );
+    // Unknown tenant: the trunk's default.
+    let unknown = invite(
+        "sip:+12065550123@northwind.sbc.lab.example:5061;user=phone",
+        "<sip:+14255550100@northwind.sbc.lab.example;user=phone>",
+        "",
+    );
+    assert_eq!(
+        p.source_trunk(&unknown, teams()).as_deref(),
+        Some(TEAMS_TRUNK)
+    );
+    // PSTN -> fabrikam: the targets use the no-REFER trunk.
+    let to_fabrikam = invite(
+        "sip:+442071230005@198.51.100.100:5060",
+        "<sip:+442079460000@198.51.100.2>",
+        "",
+    );
+    let gw_b = Peer::new(Transport::Udp, "198.51.100.2:5060".parse().unwrap());
+    let t = targets(p.route(&to_fabrikam, gw_b));
+    assert!(t.iter().all(|x| x.trunk == TEAMS_TRUNK_MS_REFER), "{t:?}");
     assert_eq!(t[0].presentation.tenant.as_deref(), Some("fabrikam"));
 }
 

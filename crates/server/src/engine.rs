@@ -114,30 +114,36 @@ pub fn engine_config(cfg: &Config, signalling: SocketAddr) -> EngineConfig {
         e.trunks.insert(g.name.get_ref().clone(), p);
     }
     // The Microsoft side (TI-14..TI-17, TI-26): our Contact on the base FQDN (the tenant's
-    // replaces it per call), no 100rel/UPDATE, REFER listed and handled unless Microsoft
-    // transfers itself, X-MS-SBC on everything.
+    // replaces it per call), no 100rel/UPDATE, X-MS-SBC on everything; REFER listed and
+    // handled on one trunk name, left out (Microsoft transfers itself) on the other; the
+    // policy picks the name by the tenant's effective `refer`.
     if let Some(t) = &cfg.teams {
         let base = t.base_fqdn.get_ref();
-        let handle = t.refer == sbc_config::ReferMode::Handle;
-        let mut allow = String::from("INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY");
-        if handle {
-            allow.push_str(", REFER");
+        for mode in [
+            sbc_config::ReferMode::Handle,
+            sbc_config::ReferMode::Microsoft,
+        ] {
+            let handle = mode == sbc_config::ReferMode::Handle;
+            let mut allow = String::from("INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY");
+            if handle {
+                allow.push_str(", REFER");
+            }
+            let p = LegPolicy {
+                contact: format!("sip:{base}:{};transport=tls", t.sbc_port),
+                sent_by: format!("{base}:{}", t.sbc_port),
+                allow,
+                prack: false,
+                refresh_with_update: false,
+                add_headers: vec![("X-MS-SBC".into(), t.x_ms_sbc(cfg).to_owned())],
+                headers: None,
+                refer: if handle {
+                    ReferMode::Terminate
+                } else {
+                    ReferMode::Reject
+                },
+            };
+            e.trunks.insert(sbc_policy::teams_trunk(mode).to_owned(), p);
         }
-        let p = LegPolicy {
-            contact: format!("sip:{base}:{};transport=tls", t.sbc_port),
-            sent_by: format!("{base}:{}", t.sbc_port),
-            allow,
-            prack: false,
-            refresh_with_update: false,
-            add_headers: vec![("X-MS-SBC".into(), t.x_ms_sbc(cfg).to_owned())],
-            headers: None,
-            refer: if handle {
-                ReferMode::Terminate
-            } else {
-                ReferMode::Reject
-            },
-        };
-        e.trunks.insert(sbc_policy::TEAMS_TRUNK.to_owned(), p);
     }
     e
 }
