@@ -37,6 +37,12 @@ const EDGES: [&str; 3] = [
 /// The lab's listeners.
 const TEAMS: &str = "teams-tls";
 const PSTN: &str = "pstn-udp";
+/// Contoso's Microsoft 365 tenant GUID: Microsoft sends it in `X-MS-TenantID`, but the
+/// carrier model configures contoso by subdomain only (TI-19).
+const CONTOSO_GUID: &str = "9d3f1c2b-5a6e-4b7c-8d9e-0f1a2b3c4d5e";
+/// Fabrikam: Operator Connect, named by its GUID (TI-19).
+const FABRIKAM_GUID: &str = "0b6f5e3a-7c1d-4f2e-9a8b-123456789abc";
+const CONTOSO_T: (&str, &str) = (CONTOSO, CONTOSO_GUID);
 /// A contoso number (TI-20 screening passes) and a PSTN number in the US.
 const CONTOSO_USER: &str = "+14255550150";
 const PSTN_NUMBER: &str = "+12065550123";
@@ -197,6 +203,7 @@ operator_connect_guid = "0b6f5e3a-7c1d-4f2e-9a8b-123456789abc"
 numbers = ["+442071230000-+442071230099"]
 screen_calling = false
 routes = [{ prefix = "+44", group = "lab-pstn" }]
+refer = "microsoft"
 "#;
     s
 }
@@ -363,13 +370,14 @@ impl Lab {
         &self,
         dir: &TempDir,
         scenario: &str,
-        tenant_host: &str,
+        (tenant_host, tenant_id): (&str, &str),
         calling: &str,
         called: &str,
     ) -> Sipp {
         Sipp::uac(dir, scenario, self.ms)
             .tcp()
             .key("tenant_host", tenant_host)
+            .key("tenant_id", tenant_id)
             .key("sbc_port", &self.sbcd.addr(TEAMS).port().to_string())
             .key("calling", calling)
             .arg("-s")
@@ -443,6 +451,41 @@ fn assert_no_leaks(log: &str, markers: &[String], what: &str) {
     assert!(l.is_empty(), "{what}: {l:#?}");
 }
 
+/// What Microsoft received for its INVITE: 100 Trying first (TI-21); X-MS-SBC on every 18x
+/// and 200 (TI-17); the 200's Contact on `fqdn` with `transport=tls` (TI-2, TI-14), and
+/// REFER in its Allow exactly when the tenant has the SBC handle transfers (TI-16).
+fn assert_answer_to_teams(ms: &SippRun, fqdn: &str, refer: bool) {
+    let got = ms.received();
+    assert!(
+        got.first().is_some_and(|l| l.starts_with("SIP/2.0 100")),
+        "{got:?}"
+    );
+    let mut checked = 0;
+    for (start, h) in ms.received_messages() {
+        if !(start.starts_with("SIP/2.0 18") || start.starts_with("SIP/2.0 200")) {
+            continue;
+        }
+        assert!(
+            header(&h, "X-MS-SBC").is_some(),
+            "no X-MS-SBC on {start}: {h:#?}"
+        );
+        if start.starts_with("SIP/2.0 200")
+            && header(&h, "CSeq").is_some_and(|c| c.ends_with("INVITE"))
+        {
+            let contact = header(&h, "Contact").unwrap_or_else(|| panic!("no Contact: {h:#?}"));
+            assert_eq!(uri_host(contact), fqdn, "Contact {contact}");
+            assert!(
+                contact.contains("transport=tls") && !contact.contains("sips:"),
+                "TI-2: {contact}"
+            );
+            let allow = header(&h, "Allow").unwrap_or_default();
+            assert_eq!(allow.contains("REFER"), refer, "TI-16 Allow: {allow:?}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 1, "one 200 to the INVITE: {got:?}");
+}
+
 // -------------------------------------------------------------------------------------------
 // 1. Teams -> PSTN.
 // -------------------------------------------------------------------------------------------
@@ -470,7 +513,7 @@ fn teams_to_pstn_call() {
         .ms_uac(
             &dir,
             "teams_ms_uac_call.xml",
-            CONTOSO,
+            CONTOSO_T,
             CONTOSO_USER,
             PSTN_NUMBER,
         )
@@ -482,37 +525,7 @@ fn teams_to_pstn_call() {
     ms.assert_all_ok(1);
     gw.assert_all_ok(1);
 
-    // TI-21: 100 Trying first.
-    let got = ms.received();
-    assert!(
-        got.first().is_some_and(|l| l.starts_with("SIP/2.0 100")),
-        "{got:?}"
-    );
-    // TI-14 / TI-17 / TI-16 on the 18x and 200 toward Microsoft.
-    let mut checked = 0;
-    for (start, h) in ms.received_messages() {
-        if !(start.starts_with("SIP/2.0 18") || start.starts_with("SIP/2.0 200")) {
-            continue;
-        }
-        assert!(
-            header(&h, "X-MS-SBC").is_some(),
-            "no X-MS-SBC on {start}: {h:#?}"
-        );
-        if start.starts_with("SIP/2.0 200")
-            && header(&h, "CSeq").is_some_and(|c| c.ends_with("INVITE"))
-        {
-            let contact = header(&h, "Contact").unwrap_or_else(|| panic!("no Contact: {h:#?}"));
-            assert_eq!(uri_host(contact), CONTOSO, "Contact {contact}");
-            assert!(
-                contact.contains("transport=tls") && !contact.contains("sips:"),
-                "TI-2: {contact}"
-            );
-            let allow = header(&h, "Allow").unwrap_or_default();
-            assert!(allow.contains("REFER"), "TI-16 Allow: {allow:?}");
-            checked += 1;
-        }
-    }
-    assert_eq!(checked, 1, "one 200 to the INVITE: {:?}", ms.received());
+    assert_answer_to_teams(&ms, CONTOSO, true);
 
     // The gateway got the number in its own format (national, NANP) and nothing of
     // Microsoft's dialog (topology hiding; the B2BUA gives it a fresh one).
@@ -532,6 +545,51 @@ fn teams_to_pstn_call() {
         &b_side_markers(&gw),
         "gateway details reached Microsoft",
     );
+}
+
+/// Operator Connect (TI-19): fabrikam is named by its GUID in `X-MS-TenantID` while the
+/// Request-URI host is the base FQDN; it does not screen (TI-20 is per tenant), routes +44
+/// to the group, and its answer carries its own FQDN (TI-14) and, since it leaves
+/// transfers to Microsoft, no REFER in Allow (TI-16, the tenant's `refer` override).
+#[test]
+fn operator_connect_tenant_by_guid() {
+    let dir = TempDir::new("teams-oc");
+    let gw = Sipp::uas(&dir, "uas_basic.xml").calls(1).spawn();
+    let [spare] = free_ports::<1>();
+    let gws = [
+        Gw {
+            addr: gw.addr(),
+            priority: 1,
+        },
+        Gw {
+            addr: loopback(spare),
+            priority: 2,
+        },
+    ];
+    let lab = Lab::start(&dir, &gws, [None; 3]);
+    let ms = lab
+        .ms_uac(
+            &dir,
+            "teams_ms_uac_call.xml",
+            (BASE, FABRIKAM_GUID),
+            "+442079460999",
+            "+442071230005",
+        )
+        .run();
+    let gw = gw.finish();
+    let tunnel_log = lab.stunnel.stop();
+    assert!(ms.code == 0, "{ms}\nstunnel: {tunnel_log:#?}");
+    ms.assert_all_ok(1);
+    gw.assert_all_ok(1);
+    assert_answer_to_teams(&ms, &format!("fabrikam.{BASE}"), false);
+    // The first gateway writes numbers nationally for +1: others get its international
+    // prefix.
+    let inv = gw
+        .received()
+        .into_iter()
+        .find(|l| l.starts_with("INVITE "))
+        .expect("INVITE");
+    assert!(inv.starts_with("INVITE sip:011442071230005@"), "{inv}");
 }
 
 // -------------------------------------------------------------------------------------------
@@ -664,7 +722,10 @@ fn unknown_tenant_404_and_screening_403() {
         .ms_uac(
             &dir,
             "teams_ms_uac_rejected.xml",
-            &format!("northwind.{BASE}"),
+            (
+                &format!("northwind.{BASE}"),
+                "11111111-2222-3333-4444-555555555555",
+            ),
             CONTOSO_USER,
             PSTN_NUMBER,
         )
@@ -680,7 +741,7 @@ fn unknown_tenant_404_and_screening_403() {
         .ms_uac(
             &dir,
             "teams_ms_uac_rejected.xml",
-            CONTOSO,
+            CONTOSO_T,
             "+14255559999",
             PSTN_NUMBER,
         )
@@ -697,7 +758,7 @@ fn unknown_tenant_404_and_screening_403() {
         .ms_uac(
             &dir,
             "teams_ms_uac_call.xml",
-            CONTOSO,
+            CONTOSO_T,
             CONTOSO_USER,
             PSTN_NUMBER,
         )
@@ -734,7 +795,7 @@ fn gateway_failover_on_503() {
         .ms_uac(
             &dir,
             "teams_ms_uac_call.xml",
-            CONTOSO,
+            CONTOSO_T,
             CONTOSO_USER,
             PSTN_NUMBER,
         )
