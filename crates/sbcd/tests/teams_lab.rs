@@ -969,3 +969,38 @@ fn refer_from_teams_to_pstn_number() {
         "transfer details reached the gateway",
     );
 }
+
+// -------------------------------------------------------------------------------------------
+// OPTIONS from Microsoft.
+// -------------------------------------------------------------------------------------------
+
+/// TI-10: Microsoft's OPTIONS over the mutual-TLS Teams listener get 200 OK with X-MS-SBC
+/// and an Allow listing REFER (`options_uac.xml` checks both), without call state: nothing
+/// reaches a gateway.
+#[test]
+fn options_from_microsoft_answered() {
+    let dir = TempDir::new("teams-options");
+    let gw = Sipp::uas(&dir, "uas_basic.xml").spawn();
+    let [spare] = free_ports::<1>();
+    let gws = [
+        Gw {
+            addr: gw.addr(),
+            priority: 1,
+        },
+        Gw {
+            addr: loopback(spare),
+            priority: 2,
+        },
+    ];
+    let lab = Lab::start(&dir, &gws, [None; 3]);
+    let ms = Sipp::uac(&dir, "options_uac.xml", lab.ms)
+        .tcp()
+        .calls(5)
+        .rate(50)
+        .run();
+    let gw = gw.stop();
+    let tunnel_log = lab.stunnel.stop();
+    assert!(ms.code == 0, "{ms}\nstunnel: {tunnel_log:#?}");
+    ms.assert_all_ok(5);
+    assert!(gw.received().is_empty(), "{:?}", gw.received());
+}
