@@ -1004,3 +1004,83 @@ fn options_from_microsoft_answered() {
     ms.assert_all_ok(5);
     assert!(gw.received().is_empty(), "{:?}", gw.received());
 }
+
+/// A contoso user on a Teams -> PSTN call transfers the PSTN party to another PSTN number
+/// (TI-26). The SBC answers 202, reports by NOTIFY, and sends the new INVITE to Microsoft
+/// - to the transferor's peer, i.e. back over the connection this dialog came on (TI-7) -
+/// never to a gateway; SIPp's out-of-call scenario plays that call's Microsoft side. The
+/// gateway's leg is re-bridged by re-INVITE with the new SDP and released when the
+/// transfer target hangs up.
+#[test]
+fn refer_on_a_teams_to_pstn_call() {
+    let dir = TempDir::new("teams-refer-out");
+    let gw = Sipp::uas(&dir, "teams_gw_uas_transferred.xml")
+        .calls(1)
+        .spawn();
+    let [spare] = free_ports::<1>();
+    let gws = [
+        Gw {
+            addr: gw.addr(),
+            priority: 1,
+        },
+        Gw {
+            addr: loopback(spare),
+            priority: 2,
+        },
+    ];
+    let lab = Lab::start(&dir, &gws, [None; 3]);
+    let ooc = common::scenario("teams_ms_ooc_transferee.xml");
+    let ms = lab
+        .ms_uac(
+            &dir,
+            "teams_ms_uac_refer.xml",
+            CONTOSO_T,
+            CONTOSO_USER,
+            PSTN_NUMBER,
+        )
+        .arg("-oocsf")
+        .arg(&ooc.to_string_lossy())
+        .run();
+    let gw = gw.finish();
+    let tunnel_log = lab.stunnel.stop();
+    assert!(
+        ms.code == 0 && gw.code == 0,
+        "{ms}\n{gw}\nstunnel: {tunnel_log:#?}"
+    );
+    ms.assert_all_ok(1);
+    gw.assert_all_ok(1);
+    let msgs = ms.received_messages();
+    assert_eq!(ms.received_count("SIP/2.0 202"), 1, "{:?}", ms.received());
+    // The transfer INVITE reached Microsoft with the Refer-To URI and Referred-By.
+    let (start, h) = msgs
+        .iter()
+        .find(|(s, _)| s.starts_with("INVITE "))
+        .unwrap_or_else(|| panic!("no transfer INVITE at Microsoft: {:?}", ms.received()));
+    assert_eq!(
+        *start,
+        "INVITE sip:+12065550199@sip.pstnhub.microsoft.com;user=phone;x-m=8:orgid:5c6b1a9e SIP/2.0"
+    );
+    assert_eq!(
+        header(h, "Referred-By"),
+        Some("<sip:+14255550150@sip.pstnhub.microsoft.com;user=phone;x-t=7f3e2d1c>")
+    );
+    assert!(header(h, "X-MS-SBC").is_some(), "TI-17: {h:#?}");
+    assert_eq!(
+        uri_host(header(h, "Contact").expect("Contact")),
+        CONTOSO,
+        "TI-14"
+    );
+    let notifies = msgs
+        .iter()
+        .filter(|(s, _)| s.starts_with("NOTIFY "))
+        .count();
+    assert!(notifies >= 2, "{:?}", ms.received());
+    // The gateway: one INVITE, the re-INVITE, the SBC's BYE; nothing of Microsoft's.
+    assert_eq!(gw.received_count("INVITE "), 2, "{:?}", gw.received());
+    assert_eq!(gw.received_count("BYE "), 1, "{:?}", gw.received());
+    assert_no_leaks(
+        &gw.messages,
+        &ms_markers(&ms),
+        "Microsoft details reached the gateway",
+    );
+}
