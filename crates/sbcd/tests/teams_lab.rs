@@ -1006,8 +1006,8 @@ fn options_from_microsoft_answered() {
 }
 
 /// A contoso user on a Teams -> PSTN call transfers the PSTN party to another PSTN number
-/// (TI-26). The SBC answers 202, reports by NOTIFY, and sends the new INVITE to Microsoft
-/// - to the transferor's peer, i.e. back over the connection this dialog came on (TI-7) -
+/// (TI-26). The SBC answers 202, reports by NOTIFY, and sends the new INVITE to Microsoft:
+/// to the transferor's peer, i.e. back over the connection this dialog came on (TI-7),
 /// never to a gateway; SIPp's out-of-call scenario plays that call's Microsoft side. The
 /// gateway's leg is re-bridged by re-INVITE with the new SDP and released when the
 /// transfer target hangs up.
