@@ -795,14 +795,15 @@ impl Tables {
         self.by_guid.get(&parse_guid(guid)?).copied()
     }
 
-    /// Tenant of a call from Teams: the GUID when the header is present (Operator Connect),
-    /// else the Request-URI host (Direct Routing carrier model). None -> 404/403 without
-    /// state (TI-19).
+    /// Tenant of a call from Teams: the tenant whose GUID the header names (Operator
+    /// Connect), else the Request-URI host (Direct Routing carrier model). A GUID no tenant
+    /// is configured with does not hide the host: Microsoft may send `X-MS-TenantID` on
+    /// carrier-model calls too, and those tenants are configured by subdomain only.
+    /// None -> 404/403 without state (TI-19).
     pub fn tenant_of_request(&self, host: &str, x_ms_tenant_id: Option<&str>) -> Option<TenantId> {
-        match x_ms_tenant_id {
-            Some(g) => self.tenant_by_guid(g),
-            None => self.tenant_by_host(host),
-        }
+        x_ms_tenant_id
+            .and_then(|g| self.tenant_by_guid(g))
+            .or_else(|| self.tenant_by_host(host))
     }
 
     /// Tenant holding a `+` E.164 number (visual separators ignored); PSTN -> Teams.

@@ -137,6 +137,23 @@ fn tenant_by_guid_and_request() {
         t.tenant_of_request("contoso.sbc.example.net", None),
         t.tenant_id("contoso")
     );
+    // A GUID no tenant holds (a carrier-model tenant configured by subdomain only): the
+    // host still names the tenant.
+    assert_eq!(
+        t.tenant_of_request(
+            "contoso.sbc.example.net",
+            Some("11111111-2222-3333-4444-555555555555")
+        ),
+        t.tenant_id("contoso")
+    );
+    // Neither known: no tenant (404).
+    assert_eq!(
+        t.tenant_of_request(
+            "northwind.sbc.example.net",
+            Some("11111111-2222-3333-4444-555555555555")
+        ),
+        None
+    );
     assert_eq!(t.tenant(f.unwrap()).unwrap().refer, ReferMode::Handle);
 }
 

@@ -165,6 +165,7 @@ pub struct Sipp {
     rate: Option<u32>,
     pause_ms: Option<u64>,
     timeout_s: u64,
+    tcp: bool,
     extra: Vec<String>,
 }
 
@@ -190,6 +191,7 @@ impl Sipp {
             rate: None,
             pause_ms: None,
             timeout_s: 30,
+            tcp: false,
             extra: Vec::new(),
         }
     }
@@ -224,6 +226,24 @@ impl Sipp {
         self
     }
 
+    /// TCP (`-t t1`, one connection) instead of UDP: behind stunnel for the TLS tests.
+    /// Its port is re-picked free for TCP: a UDP-free port may be a TCP connection's.
+    pub fn tcp(mut self) -> Sipp {
+        self.tcp = true;
+        self.port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free TCP port");
+        self
+    }
+
+    /// Sets `[name]` in the scenario to `value` (`-key`).
+    pub fn key(mut self, name: &str, value: &str) -> Sipp {
+        self.extra
+            .extend(["-key".to_owned(), name.to_owned(), value.to_owned()]);
+        self
+    }
+
     /// Any other SIPp argument.
     pub fn arg(mut self, a: &str) -> Sipp {
         self.extra.push(a.to_owned());
@@ -246,7 +266,8 @@ impl Sipp {
         c.current_dir(&wd)
             .arg("-sf")
             .arg(&self.scenario)
-            .args(["-t", "u1", "-i", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-t", if self.tcp { "t1" } else { "u1" }])
+            .args(["-i", "127.0.0.1", "-p", &self.port.to_string()])
             .args([
                 "-timeout",
                 &format!("{}s", self.timeout_s),
@@ -283,12 +304,12 @@ impl Sipp {
         self.result(status.code().unwrap_or(-1), pid, start.elapsed())
     }
 
-    /// Starts in the background and returns once its UDP port is bound.
+    /// Starts in the background and returns once its port is bound (UDP, or TCP listening).
     pub fn spawn(self) -> SippProc {
         let start = Instant::now();
         let mut child = self.command().spawn().expect("start sipp");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !udp_port_bound(self.port) {
+        while !port_bound(self.port, self.tcp) {
             if let Ok(Some(st)) = child.try_wait() {
                 let r = self.result(st.code().unwrap_or(-1), child.id(), start.elapsed());
                 panic!("{} exited before listening: {r}", self.name);
@@ -334,10 +355,15 @@ impl Sipp {
     }
 }
 
-/// Whether something has 127.0.0.1:`port` (or the wildcard) bound for UDP (Linux
-/// `/proc/net/udp`; elsewhere, assume so after a short grace period).
-fn udp_port_bound(port: u16) -> bool {
-    let Ok(table) = std::fs::read_to_string("/proc/net/udp") else {
+/// Whether something has 127.0.0.1:`port` (or the wildcard) bound for UDP, or listening
+/// for TCP (Linux `/proc/net/{udp,tcp}`; elsewhere, assume so after a short grace period).
+fn port_bound(port: u16, tcp: bool) -> bool {
+    let table = if tcp {
+        "/proc/net/tcp"
+    } else {
+        "/proc/net/udp"
+    };
+    let Ok(table) = std::fs::read_to_string(table) else {
         std::thread::sleep(Duration::from_millis(300));
         return true;
     };
@@ -348,7 +374,10 @@ fn udp_port_bound(port: u16) -> bool {
     table
         .lines()
         .skip(1)
-        .filter_map(|l| l.split_whitespace().nth(1))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        // TCP state 0A is LISTEN.
+        .filter(|f| !tcp || f.get(3) == Some(&"0A"))
+        .filter_map(|f| f.get(1).copied())
         .any(|local| want.iter().any(|w| w == local))
 }
 
