@@ -57,6 +57,10 @@ pub struct Teams {
     /// Who performs transfers (TI-26).
     #[serde(default)]
     pub refer: ReferMode,
+    /// Send the OPTIONS keep-alives to the edges (TI-9). Only a lab whose "edge" is a test
+    /// tool that cannot answer them turns this off: Microsoft demotes a silent trunk.
+    #[serde(default = "yes")]
+    pub send_options: bool,
 }
 
 impl Teams {

@@ -601,7 +601,7 @@ pub fn targets(
     resolved_gateway: impl Fn(&str) -> Option<Peer>,
 ) -> Vec<Target> {
     let mut out = Vec::new();
-    if let Some(teams) = &cfg.teams {
+    if let Some(teams) = cfg.teams.as_ref().filter(|t| t.send_options) {
         for e in &teams.edges {
             let host = e.host.get_ref().clone();
             out.push(Target {
