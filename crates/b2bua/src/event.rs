@@ -193,6 +193,13 @@ pub enum EngineEvent {
         /// any state is still a call attempt: CDRs and ASR count it).
         attempt: Option<Box<RefusedAttempt>>,
     },
+    /// A target reached over a stream (TCP/TLS) answered 503: the shell drops that
+    /// connection so the next request opens a fresh one (TI-18: Microsoft's 503 means that
+    /// proxy instance should not be used again).
+    DropConnection {
+        /// The target.
+        peer: Peer,
+    },
     /// A target answered 503 with Retry-After: skipped by failover until `until`.
     TargetUnavailable {
         /// The target.

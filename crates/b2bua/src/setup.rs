@@ -683,6 +683,12 @@ impl Engine {
         if call.b.leg.is_some() {
             return;
         }
+        // TI-18: a 503 over a stream drops that connection.
+        if status == 503 && att.target.peer.transport != Transport::Udp {
+            self.sh.events.push_back(EngineEvent::DropConnection {
+                peer: att.target.peer,
+            });
+        }
         // RFC 3261 §21.5.4 / TI-18: 503 with Retry-After takes the target out for that long.
         if status == 503 {
             if let Some(Ok(ra)) = msg.typed::<RetryAfter<'_>>() {

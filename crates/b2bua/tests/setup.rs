@@ -574,3 +574,34 @@ fn per_trunk_invite_timeout_cancels_and_fails_over() {
         .iter()
         .any(|p| p.first_line().starts_with("CANCEL ")));
 }
+
+/// A gateway (or Microsoft proxy) over TCP/TLS.
+#[derive(Debug)]
+struct TcpGw;
+
+impl sbc_b2bua::Router for TcpGw {
+    fn route(&self, _req: &sbc_sip::Message, _from: sbc_txn::Peer) -> sbc_b2bua::RouteDecision {
+        let peer = sbc_txn::Peer::new(sbc_txn::Transport::Tcp, addr(GW1));
+        sbc_b2bua::RouteDecision::Targets(vec![sbc_b2bua::Target::new(
+            peer,
+            b"sip:+15551234@127.0.0.1:5080;transport=tcp".to_vec(),
+            "edge",
+        )])
+    }
+}
+
+/// TI-18: a 503 from a target reached over a stream asks the shell to drop that connection.
+#[test]
+fn a_503_over_a_stream_drops_the_connection() {
+    let mut sim = world_with(default_config(), std::sync::Arc::new(TcpGw));
+    start(&mut sim, "dc-1");
+    let (t, inv) = sim.ua(1).expect_request(Method::Invite);
+    sim.ua(1)
+        .respond(t, response(&inv, 503, Some("g1"), &[], ""));
+    sim.run_for(ms(10));
+    sim.ua(0).expect_response(503);
+    assert!(sim.dut.events.iter().any(|e| matches!(
+        e,
+        EngineEvent::DropConnection { peer } if peer.transport == sbc_txn::Transport::Tcp
+    )));
+}

@@ -176,7 +176,9 @@ pub async fn consume(mut rx: mpsc::Receiver<EngineEvent>, sinks: Sinks) {
                     }
                 }
             }
-            EngineEvent::CallState { .. } | EngineEvent::TargetUnavailable { .. } => {}
+            EngineEvent::CallState { .. }
+            | EngineEvent::TargetUnavailable { .. }
+            | EngineEvent::DropConnection { .. } => {}
         }
     }
 }

@@ -255,6 +255,16 @@ impl Shard {
     }
 
     async fn engine_event(&mut self, ev: EngineEvent) {
+        if let EngineEvent::DropConnection { peer } = &ev {
+            // TI-18: the next request to this proxy opens a fresh connection.
+            if let Some(t) = from_txn(peer.transport) {
+                if let Some(conn) = self.transport.lookup(t, peer.addr) {
+                    self.transport.close(conn);
+                    tracing::info!(peer = %peer, "connection dropped after 503");
+                }
+            }
+            return;
+        }
         if let EngineEvent::Rejected {
             status, why, from, ..
         } = &ev
