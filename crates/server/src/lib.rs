@@ -270,10 +270,37 @@ fn spawn_dns_refresh(
     });
 }
 
+/// The shard of an inbound event: B-side traffic carries our own Call-ID, which names its
+/// shard; everything else is spread by a keyed hash of the Call-ID, so every message of a
+/// call meets the same state.
+fn shard_picker() -> sbc_transport::Picker {
+    let hasher = std::collections::hash_map::RandomState::new();
+    Arc::new(move |ev: &sbc_transport::Event| {
+        let key = match ev {
+            sbc_transport::Event::Message(m) => m.msg.call_id().unwrap_or(b""),
+            sbc_transport::Event::Error(_) => b"",
+        };
+        match sbc_b2bua::shard_of(key) {
+            Some(s) => usize::from(s),
+            None => {
+                let mut h = hasher.build_hasher();
+                h.write(key);
+                // Truncation is fine: the transport takes it modulo the shard count.
+                h.finish() as usize
+            }
+        }
+    })
+}
+
 /// Starts listeners and shards on the current tokio runtime.
 pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
     let tcfg = transport_config(&cfg)?;
-    let (transport, mut inbound) = TransportHandle::start(tcfg)
+    let n = shard_count();
+    // The transport's receiving tasks put every message straight into its shard's queue
+    // (no dispatcher task in between: one thread hand-off per message, not two). A full
+    // shard queue is back-pressure: the transport stops reading streams and drops
+    // datagrams (counted there) rather than growing memory without bound.
+    let (transport, inbound) = TransportHandle::start_sharded(tcfg, n, shard_picker())
         .await
         .map_err(|e| ServerError::Transport(e.to_string()))?;
     let listeners: Vec<(String, TransportKind, SocketAddr)> = cfg
@@ -287,7 +314,6 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
         .collect();
     let (shutdown, shutdown_rx) = watch::channel(false);
     let cfg = Arc::new(cfg);
-    let n = shard_count();
     // Contact/Via advertise the first UDP listener as bound (else the first listener).
     let signalling = listeners
         .iter()
@@ -338,9 +364,7 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
         metrics: metrics.clone(),
         router: router_rx,
     };
-    let mut shard_tx = Vec::with_capacity(n);
-    for id in 0..n {
-        let (tx, rx) = mpsc::channel(4096);
+    for (id, rx) in inbound.into_iter().enumerate() {
         let engine = engine::build(&cfg, router.clone(), signalling, id, n, shard::seed(id))
             .map_err(ServerError::Config)?;
         let s = shard::Shard::new(
@@ -354,7 +378,6 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
         )
         .map_err(ServerError::Config)?;
         tokio::spawn(s.run(shutdown_rx.clone()));
-        shard_tx.push(tx);
     }
     drop(ev_tx);
     let draining_flag = Arc::new(AtomicBool::new(false));
@@ -378,36 +401,6 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
         }
         None => None,
     };
-    let hasher = std::collections::hash_map::RandomState::new();
-    let mut stop = shutdown_rx.clone();
-    tokio::spawn(async move {
-        loop {
-            let ev = tokio::select! {
-                ev = inbound.recv() => ev,
-                _ = stop.changed() => None,
-            };
-            let Some(ev) = ev else { break };
-            let key = match &ev {
-                sbc_transport::Event::Message(m) => m.msg.call_id().unwrap_or(b""),
-                sbc_transport::Event::Error(_) => b"",
-            };
-            // B-side traffic carries our own Call-ID, which names its shard; everything else
-            // is spread by hash.
-            let idx = match sbc_b2bua::shard_of(key) {
-                Some(s) if usize::from(s) < shard_tx.len() => usize::from(s),
-                _ => {
-                    let mut h = hasher.build_hasher();
-                    h.write(key);
-                    (h.finish() % shard_tx.len() as u64) as usize
-                }
-            };
-            // A full shard queue is back-pressure: the transport stops reading streams and
-            // drops datagrams (counted there) rather than growing memory without bound.
-            if shard_tx[idx].send(ev).await.is_err() {
-                break;
-            }
-        }
-    });
     Ok(ServerHandle {
         transport,
         listeners,
