@@ -283,6 +283,33 @@ fn spawn_dns_refresh(reloader: Arc<reload::Reloader>, mut stop: watch::Receiver<
     });
 }
 
+/// The queue of an inbound event: answers to the prober's OPTIONS (their Call-ID carries its
+/// prefix) go to queue `shards`, the prober's; B-side traffic carries our own Call-ID, which
+/// names its shard; everything else is spread by a keyed hash of the Call-ID, so every
+/// message of a call meets the same state.
+fn shard_picker(shards: usize, probe_prefix: Arc<[u8]>) -> sbc_transport::Picker {
+    let hasher = std::collections::hash_map::RandomState::new();
+    Arc::new(move |ev: &sbc_transport::Event| {
+        let key = match ev {
+            sbc_transport::Event::Message(m) => {
+                if probe::claims(&probe_prefix, &m.msg) {
+                    return shards;
+                }
+                m.msg.call_id().unwrap_or(b"")
+            }
+            sbc_transport::Event::Error(_) => b"",
+        };
+        match sbc_b2bua::shard_of(key) {
+            Some(s) => usize::from(s) % shards,
+            None => {
+                let mut h = hasher.build_hasher();
+                h.write(key);
+                (h.finish() % shards as u64) as usize
+            }
+        }
+    })
+}
+
 /// Starts listeners and shards on the current tokio runtime.
 pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
     start_with(cfg, None).await
@@ -292,9 +319,18 @@ pub async fn start(cfg: Config) -> Result<ServerHandle, ServerError> {
 /// [`ServerHandle::reload_from_source`]) and `POST /reload` read it again.
 pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHandle, ServerError> {
     let (tcfg, tls_stores) = transport_config(&cfg)?;
-    let (transport, mut inbound) = TransportHandle::start(tcfg)
-        .await
-        .map_err(|e| ServerError::Transport(e.to_string()))?;
+    let n = shard_count();
+    let probe_seed = shard::seed(usize::MAX);
+    let probe_prefix: Arc<[u8]> = probe::call_id_prefix(probe_seed).into_bytes().into();
+    // The transport's receiving tasks put every message straight into its shard's queue
+    // (no dispatcher task in between: one thread hand-off per message, not two), the
+    // prober's answers into one more queue. A full shard queue is back-pressure: the
+    // transport stops reading streams and drops datagrams (counted there) rather than
+    // growing memory without bound.
+    let (transport, mut inbound) =
+        TransportHandle::start_sharded(tcfg, n + 1, shard_picker(n, probe_prefix))
+            .await
+            .map_err(|e| ServerError::Transport(e.to_string()))?;
     let listeners: Vec<(String, TransportKind, SocketAddr)> = cfg
         .listeners
         .iter()
@@ -306,7 +342,6 @@ pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHa
         .collect();
     let (shutdown, shutdown_rx) = watch::channel(false);
     let cfg = Arc::new(cfg);
-    let n = shard_count();
     // Contact/Via advertise the first UDP listener as bound (else the first listener).
     let signalling = listeners
         .iter()
@@ -357,6 +392,7 @@ pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHa
         epoch,
         draining: draining_rx.clone(),
         stop: shutdown_rx.clone(),
+        seed: probe_seed,
     })?;
     // One health map: the prober records into it, routing skips what it marks down, and
     // reloads keep it.
@@ -387,9 +423,8 @@ pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHa
         metrics: metrics.clone(),
         router: router_rx,
     };
-    let mut shard_tx = Vec::with_capacity(n);
-    for id in 0..n {
-        let (tx, rx) = mpsc::channel(4096);
+    let probe_rx = inbound.pop();
+    for (id, rx) in inbound.into_iter().enumerate() {
         let engine = engine::build(&cfg, router.clone(), signalling, id, &adm, shard::seed(id))
             .map_err(ServerError::Config)?;
         let s = shard::Shard::new(
@@ -403,7 +438,6 @@ pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHa
         )
         .map_err(ServerError::Config)?;
         tokio::spawn(s.run(shutdown_rx.clone()));
-        shard_tx.push(tx);
     }
     drop(ev_tx);
     let draining_flag = Arc::new(AtomicBool::new(false));
@@ -427,40 +461,22 @@ pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHa
         }
         None => None,
     };
-    let hasher = std::collections::hash_map::RandomState::new();
-    let mut stop = shutdown_rx.clone();
-    tokio::spawn(async move {
-        loop {
-            let ev = tokio::select! {
-                ev = inbound.recv() => ev,
-                _ = stop.changed() => None,
-            };
-            let Some(ev) = ev else { break };
-            // Answers to the prober's OPTIONS go to the prober, not to a shard.
-            let Some(ev) = probe_route.offer(ev) else {
-                continue;
-            };
-            let key = match &ev {
-                sbc_transport::Event::Message(m) => m.msg.call_id().unwrap_or(b""),
-                sbc_transport::Event::Error(_) => b"",
-            };
-            // B-side traffic carries our own Call-ID, which names its shard; everything else
-            // is spread by hash.
-            let idx = match sbc_b2bua::shard_of(key) {
-                Some(s) if usize::from(s) < shard_tx.len() => usize::from(s),
-                _ => {
-                    let mut h = hasher.build_hasher();
-                    h.write(key);
-                    (h.finish() % shard_tx.len() as u64) as usize
+    // The prober's queue: its answers go to it (anything else there is a stray).
+    if let Some(mut rx) = probe_rx {
+        let mut stop = shutdown_rx.clone();
+        tokio::spawn(async move {
+            loop {
+                let ev = tokio::select! {
+                    ev = rx.recv() => ev,
+                    _ = stop.changed() => None,
+                };
+                let Some(ev) = ev else { break };
+                if probe_route.offer(ev).is_some() {
+                    tracing::debug!("stray message on the prober's queue dropped");
                 }
-            };
-            // A full shard queue is back-pressure: the transport stops reading streams and
-            // drops datagrams (counted there) rather than growing memory without bound.
-            if shard_tx[idx].send(ev).await.is_err() {
-                break;
             }
-        }
-    });
+        });
+    }
     Ok(ServerHandle {
         transport,
         listeners,

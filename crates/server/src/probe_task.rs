@@ -93,6 +93,9 @@ pub(crate) struct Setup {
     pub(crate) epoch: tokio::time::Instant,
     pub(crate) draining: watch::Receiver<bool>,
     pub(crate) stop: watch::Receiver<bool>,
+    /// The prober's seed (its Call-ID prefix, [`probe::call_id_prefix`], is known to the
+    /// transport's shard picker before the prober starts).
+    pub(crate) seed: u64,
 }
 
 /// Starts the prober when the configuration asks for probes (a `[teams]` trunk, or a gateway
@@ -103,7 +106,7 @@ pub(crate) fn spawn(s: Setup) -> Result<(ProbeHandle, Route), ServerError> {
         edges: Arc::new(HealthMap::new()),
         status: Arc::new(Mutex::new(Vec::new())),
     };
-    let seed = crate::shard::seed(usize::MAX);
+    let seed = s.seed;
     let prefix: Arc<[u8]> = probe::call_id_prefix(seed).into_bytes().into();
     let resolved = &s.resolved;
     let targets = probe::targets(

@@ -50,10 +50,18 @@ pub(crate) struct Shard {
     active_calls: i64,
     /// The endpoint's retransmission count already added to the metric.
     retransmissions: u64,
+    /// The `trunk="all"` active-calls gauge and this shard's queue-depth gauge, looked up
+    /// once (a lookup per wake-up costs a label allocation and a map search).
+    calls_gauge: prometheus_client::metrics::gauge::Gauge,
+    queue_gauge: prometheus_client::metrics::gauge::Gauge,
     stats: Arc<ShardStats>,
     /// TLS server names of the addresses we dial (from the current routing).
     sni: Arc<std::collections::HashMap<std::net::SocketAddr, String>>,
 }
+
+/// Queued messages handled per wake-up before the shard looks at its timers and control
+/// channels again (bounded so timers still fire on time under a flood).
+const BATCH: usize = 64;
 
 fn to_txn(t: Transport) -> TxnTransport {
     match t {
@@ -92,6 +100,8 @@ impl Shard {
         };
         let ep = Endpoint::new(tcfg).map_err(|e| e.to_string())?;
         let sni = control.router.borrow().sni.clone();
+        let calls_gauge = control.metrics.trunk("all").active;
+        let queue_gauge = control.metrics.shard_queue_depth(id as u32);
         Ok(Shard {
             id,
             ep,
@@ -105,6 +115,8 @@ impl Shard {
             active_txns: 0,
             active_calls: 0,
             retransmissions: 0,
+            calls_gauge,
+            queue_gauge,
             stats: Arc::new(ShardStats::default()),
             sni,
         })
@@ -118,44 +130,64 @@ impl Shard {
         tracing::debug!(shard = self.id, "shard started");
         let mut draining = self.control.draining.clone();
         let mut router = self.control.router.clone();
+        // One timer for the shard's life, moved only when the next deadline changes:
+        // creating a fresh sleep per wake-up registers and cancels a timer per message.
+        // `far` stands for "no deadline"; `armed` is what the timer is set to (None after
+        // it fired, so it is always set again before the next wait).
+        let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+        let mut armed = Some(far);
+        let sleep = tokio::time::sleep_until(far);
+        tokio::pin!(sleep);
         loop {
             let next = match (self.ep.poll_timeout(), self.engine.poll_timeout()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let deadline = next.map(|t| self.epoch + t.as_duration());
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let want = next.map_or(far, |t| self.epoch + t.as_duration());
+            if armed != Some(want) {
+                sleep.as_mut().reset(want);
+                armed = Some(want);
+            }
             tokio::select! {
                 ev = self.rx.recv() => match ev {
-                    Some(ev) => self.handle_event(ev),
+                    Some(ev) => {
+                        self.handle_event(ev);
+                        self.drain().await;
+                        // More already queued: handle them in this wake-up, each drained
+                        // before the next as above (same order, same outputs).
+                        for _ in 1..BATCH {
+                            let Ok(ev) = self.rx.try_recv() else { break };
+                            self.handle_event(ev);
+                            self.drain().await;
+                        }
+                    }
                     None => break,
                 },
-                () = sleep => {
+                () = &mut sleep => {
+                    // Fired: re-arm from the cores' next deadline on the next turn.
+                    armed = None;
                     let now = self.now();
                     self.guarded(|engine, ep, _| {
                         ep.handle_timeout(now);
                         engine.drain_endpoint_events(now, ep);
                         engine.handle_timeout(now, ep);
                     });
+                    self.drain().await;
                 }
                 _ = stop.changed() => break,
                 Ok(()) = router.changed() => {
                     let r = router.borrow_and_update().clone();
                     self.engine.set_router(r.router);
                     self.sni = r.sni;
+                    self.drain().await;
                 }
                 Ok(()) = draining.changed() => {
                     // Drain: new calls get 503 + Retry-After; calls in progress go on.
                     let on = *draining.borrow();
                     self.engine.set_draining(on);
+                    self.drain().await;
                 }
             }
-            self.drain().await;
             self.publish();
         }
     }
@@ -229,11 +261,7 @@ impl Shard {
         // The node-wide gauge is labelled trunk="all" (per-trunk gauges come with tenants).
         let calls = calls as i64;
         if calls != self.active_calls {
-            self.control
-                .metrics
-                .trunk("all")
-                .active
-                .inc_by(calls - self.active_calls);
+            self.calls_gauge.inc_by(calls - self.active_calls);
             self.active_calls = calls;
         }
         let retx = self.ep.retransmissions();
@@ -248,10 +276,7 @@ impl Shard {
             .transactions
             .inc_by(txns - self.active_txns);
         self.active_txns = txns;
-        self.control
-            .metrics
-            .shard_queue_depth(self.id as u32)
-            .set(self.rx.len() as i64);
+        self.queue_gauge.set(self.rx.len() as i64);
     }
 
     async fn engine_event(&mut self, ev: EngineEvent) {

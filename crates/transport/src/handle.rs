@@ -16,7 +16,7 @@ use crate::config::TransportConfig;
 use crate::conn::{run_connection, BoxIo, Conn, ConnTable, GenWatch, Key, StreamLimits};
 use crate::error::{SendError, StartError};
 use crate::listener::{run_stream_listener, StreamListener};
-use crate::shared::{ListenerInfo, Shared, UdpEntry};
+use crate::shared::{ListenerInfo, Picker, Shared, Sink, UdpEntry};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::tls::cert_dns_names;
 use crate::types::{canonical, ConnId, Event, Peer, Sent, TlsInfo, Transmit, Transport};
@@ -57,6 +57,37 @@ impl TransportHandle {
     pub async fn start(
         cfg: TransportConfig,
     ) -> Result<(TransportHandle, mpsc::Receiver<Event>), StartError> {
+        let (handle, mut rx) = Self::start_inner(cfg, 1, None).await?;
+        let rx = rx.pop().ok_or(StartError::Invalid {
+            name: String::new(),
+            what: "no inbound queue",
+        })?;
+        Ok((handle, rx))
+    }
+
+    /// Like [`TransportHandle::start`], with `queues` inbound queues (at least 1) of
+    /// `queue_capacity` each: every inbound event goes to queue `pick(&event) % queues`,
+    /// straight from the task that received it. A server whose shards each own one queue
+    /// (and pick by Call-ID) needs no dispatcher task in between.
+    pub async fn start_sharded(
+        cfg: TransportConfig,
+        queues: usize,
+        pick: Picker,
+    ) -> Result<(TransportHandle, Vec<mpsc::Receiver<Event>>), StartError> {
+        if queues == 0 {
+            return Err(StartError::Invalid {
+                name: String::new(),
+                what: "at least one inbound queue is needed",
+            });
+        }
+        Self::start_inner(cfg, queues, Some(pick)).await
+    }
+
+    async fn start_inner(
+        cfg: TransportConfig,
+        queues: usize,
+        pick: Option<Picker>,
+    ) -> Result<(TransportHandle, Vec<mpsc::Receiver<Event>>), StartError> {
         if cfg.queue_capacity == 0 {
             return Err(StartError::Invalid {
                 name: String::new(),
@@ -113,7 +144,10 @@ impl TransportHandle {
                 }
             }
         }
-        let (events, rx) = mpsc::channel(cfg.queue_capacity);
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..queues)
+            .map(|_| mpsc::channel(cfg.queue_capacity))
+            .unzip();
+        let events = Sink::new(txs, pick);
         let (shutdown_tx, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             table: ConnTable::default(),
@@ -133,7 +167,7 @@ impl TransportHandle {
         for l in streams {
             tokio::spawn(run_stream_listener(shared.clone(), l));
         }
-        Ok((TransportHandle { shared }, rx))
+        Ok((TransportHandle { shared }, rxs))
     }
 
     /// Sends one message.

@@ -94,7 +94,7 @@ pub use acl::{Acl, Cidr, CidrError};
 pub use config::{ListenerConfig, OutboundConfig, TransportConfig};
 pub use error::{SendError, StartError};
 pub use handle::{ConnInfo, TransportHandle};
-pub use shared::ListenerInfo;
+pub use shared::{ListenerInfo, Picker};
 pub use stats::StatsSnapshot;
 pub use tls::{
     ClientAuth, TlsError, TlsIdentity, TlsServerConfig, TlsStore, TlsStoreOptions, TrustBundle,

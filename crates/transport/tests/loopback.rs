@@ -326,6 +326,53 @@ async fn stream_backpressure_delivers_everything_in_order() {
     }
 }
 
+/// `start_sharded`: each event lands in the queue its picker names (modulo the count),
+/// from UDP and from a stream, in order within a queue; zero queues is refused.
+#[tokio::test]
+async fn sharded_queues_receive_what_the_picker_names() {
+    let cfg = || TransportConfig {
+        listeners: vec![
+            listener("u", Transport::Udp, "127.0.0.1:0"),
+            listener("t", Transport::Tcp, "127.0.0.1:0"),
+        ],
+        ..TransportConfig::default()
+    };
+    // Call-IDs "s<k>-..." go to queue k (k = 5 wraps to 5 % 3 = 2).
+    let pick: sbc_transport::Picker = std::sync::Arc::new(|ev: &Event| match ev {
+        Event::Message(m) => usize::from(m.msg.call_id().unwrap_or(b"s0")[1] - b'0'),
+        Event::Error(_) => 0,
+    });
+    assert!(TransportHandle::start_sharded(cfg(), 0, pick.clone())
+        .await
+        .is_err());
+    let (a, mut rx) = TransportHandle::start_sharded(cfg(), 3, pick)
+        .await
+        .unwrap();
+    assert_eq!(rx.len(), 3);
+    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for id in ["s1-a", "s2-a", "s5-a", "s0-a", "s1-b"] {
+        s.send_to(&options(Transport::Udp, id), a.local_addr("u").unwrap())
+            .await
+            .unwrap();
+    }
+    let mut t = TcpStream::connect(a.local_addr("t").unwrap())
+        .await
+        .unwrap();
+    t.write_all(&options(Transport::Tcp, "s2-tcp"))
+        .await
+        .unwrap();
+    for (q, ids) in [
+        (0, &["s0-a"][..]),
+        (1, &["s1-a", "s1-b"][..]),
+        (2, &["s2-a", "s5-a", "s2-tcp"][..]),
+    ] {
+        for id in ids {
+            let m = next_msg(&mut rx[q]).await;
+            assert_eq!(call_id(&m.msg), format!("{id}@test"), "queue {q}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn udp_full_queue_drops_and_counts() {
     let cfg = TransportConfig {

@@ -148,6 +148,9 @@ impl ServerInvite {
                 Class::Success => {
                     self.send(core, cx, &msg);
                     self.final_to_tag = to_tag(&msg);
+                    // Accepted never re-sends from here (2xx retransmissions are the TU's,
+                    // RFC 6026 §7.1): do not keep the 2xx for the 32 s of Timer L.
+                    self.last = None;
                     self.state = Accepted;
                     cx.arm(core, Timer::L, cx.t1x64());
                     Flow::Stay
@@ -190,6 +193,8 @@ impl ServerInvite {
             }
             (Completed, Input::Ack(_)) => {
                 core.timers.clear();
+                // Confirmed only absorbs (§17.2.1): the failure response is not needed.
+                self.last = None;
                 self.state = Confirmed;
                 cx.wait_or_terminate(core, Timer::I)
             }
@@ -201,7 +206,7 @@ impl ServerInvite {
             (Accepted, Input::Retransmission) => Flow::Stay,
             (Accepted, Input::Ack(ack)) => Flow::AckToTu(ack),
             (Accepted, Input::Respond(msg)) if class(&msg) == Class::Success => {
-                self.send(core, cx, &msg);
+                cx.send(core, msg.bytes().clone());
                 Flow::Stay
             }
             (Accepted, Input::Timer(Timer::L)) => Flow::Terminate,
