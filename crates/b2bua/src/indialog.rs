@@ -29,6 +29,27 @@ fn reack_2xx(leg: Option<&crate::call::Leg>, msg: &Message, ep: &mut Endpoint) {
     }
 }
 
+/// A retransmitted 2xx for a dialog of `call` we already ACKed (found by Call-ID and the
+/// peer's tag, on either leg): the same ACK again. False when no leg matches.
+pub(crate) fn reack_in_call(call: &crate::call::Call, msg: &Message, ep: &mut Endpoint) -> bool {
+    let found = [Side::A, Side::B].into_iter().find_map(|s| {
+        call.leg(s)
+            .filter(|l| {
+                msg.call_id() == Some(&l.dlg.call_id[..])
+                    && msg.to_tag() == Some(&l.dlg.remote_tag[..])
+            })
+            .and_then(|l| l.last_ack.clone().map(|(_, a)| (a, l.dlg.next_hop())))
+    });
+    match found {
+        Some((ack, hop)) => {
+            ep.note_retransmission();
+            ep.send_stateless(hop, ack);
+            true
+        }
+        None => false,
+    }
+}
+
 fn ended_by(side: Side) -> EndedBy {
     match side {
         Side::A => EndedBy::Caller,

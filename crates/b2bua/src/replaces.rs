@@ -162,14 +162,7 @@ impl Engine {
         let Some(r) = call.replacing.take().filter(|r| r.client == txn) else {
             // A retransmitted 2xx after the swap: ACK it again.
             if crate::engine::is_invite_2xx(&msg) {
-                if let Some(l) = [Side::A, Side::B].into_iter().find_map(|s| {
-                    call.leg(s)
-                        .filter(|l| msg.call_id() == Some(&l.dlg.call_id[..]))
-                        .and_then(|l| l.last_ack.clone().map(|(_, a)| (a, l.dlg.next_hop())))
-                }) {
-                    ep.note_retransmission();
-                    ep.send_stateless(l.1, l.0);
-                }
+                crate::indialog::reack_in_call(call, &msg, ep);
             }
             return;
         };

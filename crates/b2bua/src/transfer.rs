@@ -283,25 +283,9 @@ impl Engine {
         let Some(x) = pending else {
             // Done already: a 2xx retransmission (or a second fork) of the new call. The
             // new dialog sits in the slot of the side that referred.
-            if is_invite_2xx(&msg) {
-                let reack = [Side::A, Side::B].into_iter().find_map(|s| {
-                    call.leg(s)
-                        .filter(|l| {
-                            msg.call_id() == Some(&l.dlg.call_id[..])
-                                && msg.to_tag() == Some(&l.dlg.remote_tag[..])
-                        })
-                        .and_then(|l| l.last_ack.clone().map(|(_, a)| (a, l.dlg.next_hop())))
-                });
-                match reack {
-                    Some((ack, hop)) => {
-                        ep.note_retransmission();
-                        ep.send_stateless(hop, ack);
-                    }
-                    None => {
-                        let peer = ep.peer(txn);
-                        self.orphan_2xx(now, ep, &msg, peer);
-                    }
-                }
+            if is_invite_2xx(&msg) && !crate::indialog::reack_in_call(call, &msg, ep) {
+                let peer = ep.peer(txn);
+                self.orphan_2xx(now, ep, &msg, peer);
             }
             return;
         };
