@@ -234,6 +234,7 @@ impl Engine {
                 cur: None,
                 leg: None,
                 call_ids: Vec::new(),
+                refused: None,
             },
             sent_18x: false,
             oa: None,
@@ -267,6 +268,7 @@ impl Engine {
         let a_cid = sub_bytes(&call.a.invite, call.a.invite.call_id().unwrap_or_default());
         let a_tag = sub_bytes(&call.a.invite, call.a.invite.from_tag().unwrap_or_default());
         sh.index_add(a_cid, a_tag, Side::A, key);
+        sh.set_trunk(key, Side::A, call.cdr.trunk_in.as_deref());
         sh.track(txn, key, Role::AInvite);
         call.span = call_span(sh.shard, key, &call.a.invite);
         sh.events.push_back(EngineEvent::CallState {
@@ -296,6 +298,9 @@ impl Engine {
             }
             if self.send_attempt(now, ep, key, target, None, false) {
                 return true;
+            }
+            if self.calls.get(key).is_some_and(|c| c.b.refused.is_some()) {
+                return false;
             }
         }
     }
@@ -362,7 +367,15 @@ impl Engine {
         sh.add_policy_headers(&mut w, policy);
         let has_body = !a.body().is_empty();
         sh.filter(policy).copy(&mut w, a, &[], has_body);
-        let body = sh.finish_body(w, key, Side::A, BodyRole::Offer, Some(a));
+        sh.set_trunk(key, Side::B, Some(&target.trunk));
+        let body = match sh.finish_offer(w, key, Side::A, a) {
+            Ok(b) => b,
+            Err(status) => {
+                // The offer is the same for every target: stop here (BodyAction::Reject).
+                call.b.refused = Some(status);
+                return false;
+            }
+        };
         // RFC 3261 §18.1.1 (TI-8, TI-40): a request larger than 1300 bytes (path MTU
         // unknown) goes over a congestion-controlled transport; the top Via says so.
         let mut target = target;
@@ -680,6 +693,9 @@ impl Engine {
         if call.b.leg.is_some() {
             return;
         }
+        if att.body.is_some() {
+            self.sh.offer_failed(key, Side::A);
+        }
         // RFC 3261 §21.5.4 / TI-18: 503 with Retry-After takes the target out for that long.
         if status == 503 {
             if let Some(Ok(ra)) = msg.typed::<RetryAfter<'_>>() {
@@ -765,6 +781,9 @@ impl Engine {
             return;
         }
         let att = call.b.cur.take();
+        if att.as_ref().is_some_and(|a| a.body.is_some()) {
+            self.sh.offer_failed(key, Side::A);
+        }
         // §18.1.1: a TCP connection refused for a request upgraded from UDP is retried
         // over UDP on the same target.
         if let Some(att) = att.filter(|a| a.upgraded && status == 503) {
@@ -801,6 +820,11 @@ impl Engine {
         let Engine { calls, sh } = self;
         let Some(call) = calls.get_mut(key) else {
             return;
+        };
+        // The body policy refused the B-leg offer: that, not what led there, is the answer.
+        let (status, src, (by, reason)) = match call.b.refused {
+            Some(s) => (s, None, (EndedBy::Sbc, EndReason::Rejected)),
+            None => (status, src, (by, reason)),
         };
         if let Some(txn) = call.a.txn.take() {
             let phrase =
