@@ -101,6 +101,9 @@ pub struct Media {
     pub port_min: u16,
     /// Last relay port (inclusive).
     pub port_max: u16,
+    /// Trunks (gateway or route names) given the Microsoft media policy (SRTP required,
+    /// TI-32) besides the Teams trunk itself: Teams-like peers in labs and tests.
+    pub microsoft_trunks: Vec<String>,
 }
 
 impl Default for Media {
@@ -110,6 +113,7 @@ impl Default for Media {
             address: None,
             port_min: 40000,
             port_max: 49999,
+            microsoft_trunks: Vec::new(),
         }
     }
 }

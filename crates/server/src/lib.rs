@@ -401,6 +401,7 @@ pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHa
         if let Some((ip, pool)) = &media {
             engine.set_body_policy(Arc::new(media::MediaAnchor::new(
                 *ip,
+                cfg.media.microsoft_trunks.clone(),
                 pool.clone(),
                 tokio::runtime::Handle::current(),
                 id as u16,

@@ -68,6 +68,7 @@ struct CallMedia {
 #[derive(Debug)]
 pub struct MediaAnchor {
     address: IpAddr,
+    microsoft_trunks: Vec<String>,
     pool: SharedPool,
     calls: Mutex<HashMap<CallKey, CallMedia>>,
     rt: Handle,
@@ -75,20 +76,29 @@ pub struct MediaAnchor {
     shard: u16,
 }
 
-/// The media policy of a trunk (TI-29: the Teams trunk is SRTP toward Microsoft).
-pub fn policy_for(trunk: Option<&str>) -> MediaPolicy {
-    if trunk == Some(sbc_policy::TEAMS_TRUNK) {
-        MediaPolicy::microsoft()
-    } else {
-        MediaPolicy::gateway()
+/// The media policy of a trunk (TI-29: the Teams trunk is SRTP toward Microsoft; so are
+/// the trunks `[media] microsoft_trunks` names).
+pub fn policy_for(trunk: Option<&str>, microsoft_trunks: &[String]) -> MediaPolicy {
+    match trunk {
+        Some(t) if t == sbc_policy::TEAMS_TRUNK || microsoft_trunks.iter().any(|m| m == t) => {
+            MediaPolicy::microsoft()
+        }
+        _ => MediaPolicy::gateway(),
     }
 }
 
 impl MediaAnchor {
     /// An anchor advertising `address`, leasing from `pool`, running relays on `rt`.
-    pub fn new(address: IpAddr, pool: SharedPool, rt: Handle, shard: u16) -> MediaAnchor {
+    pub fn new(
+        address: IpAddr,
+        microsoft_trunks: Vec<String>,
+        pool: SharedPool,
+        rt: Handle,
+        shard: u16,
+    ) -> MediaAnchor {
         MediaAnchor {
             address,
+            microsoft_trunks,
             pool,
             calls: Mutex::new(HashMap::new()),
             rt,
@@ -104,7 +114,7 @@ impl MediaAnchor {
 
     fn new_session(&self, ctx: &BodyContext<'_>) -> CallMedia {
         let leg = |trunk| LegConfig {
-            policy: policy_for(trunk),
+            policy: policy_for(trunk, &self.microsoft_trunks),
             local_ip: self.address,
         };
         CallMedia {
