@@ -225,53 +225,62 @@ fn refused(e: MediaError) -> u16 {
     e.sip_status()
 }
 
+/// Runs `f` on the SDP of a body (the whole body, or the one SDP part of a
+/// `multipart/mixed` one) and puts its result in place, every other byte unchanged (TI-39:
+/// the PIDF-LO of an emergency call crosses as it came). A body without one plain SDP
+/// passes; `f` may answer with the action to take instead.
+pub fn with_sdp(
+    content_type: Option<&[u8]>,
+    body: &[u8],
+    f: impl FnOnce(&[u8]) -> Result<Vec<u8>, BodyAction>,
+) -> BodyAction {
+    let Some(ct) = content_type else {
+        return BodyAction::Pass;
+    };
+    let Ok(loc) = sbc_emergency::locate_sdp(ct, body) else {
+        return BodyAction::Pass;
+    };
+    let Some(sdp) = body.get(loc.range.clone()) else {
+        return BodyAction::Pass;
+    };
+    let new = match f(sdp) {
+        Ok(s) => s,
+        Err(action) => return action,
+    };
+    let body = if loc.part.is_none() {
+        new
+    } else {
+        match sbc_emergency::replace_sdp(ct, body, &new) {
+            Ok(b) => b,
+            // Located a moment ago; refusing beats sending a body we cannot build.
+            Err(_) => return BodyAction::Reject { status: 500 },
+        }
+    };
+    BodyAction::Replace {
+        content_type: ct.to_vec(),
+        body,
+    }
+}
+
 impl BodyPolicy for MediaAnchor {
     fn rewrite(&self, ctx: &BodyContext<'_>) -> BodyAction {
-        if ctx.role == BodyRole::Other {
-            return BodyAction::Pass;
-        }
-        let Some(ct) = ctx.content_type else {
-            return BodyAction::Pass;
-        };
-        // Only the SDP (part) is ours; anything else crosses byte for byte (TI-39).
-        let Ok(loc) = sbc_emergency::locate_sdp(ct, ctx.body) else {
-            return BodyAction::Pass;
-        };
-        let Some(sdp) = ctx.body.get(loc.range.clone()) else {
-            return BodyAction::Pass;
-        };
-        let new = match ctx.role {
-            BodyRole::Offer => match self.offer(ctx, sdp) {
-                Ok(s) => s,
-                Err(status) => return BodyAction::Reject { status },
-            },
-            BodyRole::Answer | BodyRole::Early => {
-                let kind = if ctx.role == BodyRole::Early {
-                    AnswerKind::Provisional
-                } else {
-                    AnswerKind::Final
-                };
-                match self.answer(ctx, sdp, kind) {
-                    Some(s) => s,
-                    // No session or no offer outstanding: not ours to rewrite.
-                    None if !lock(&self.calls).contains_key(&ctx.call) => return BodyAction::Pass,
-                    None => return BodyAction::Reject { status: 488 },
-                }
-            }
+        let kind = match ctx.role {
             BodyRole::Other => return BodyAction::Pass,
+            BodyRole::Offer => None,
+            BodyRole::Early => Some(AnswerKind::Provisional),
+            BodyRole::Answer => Some(AnswerKind::Final),
         };
-        let body = if loc.part.is_none() {
-            new
-        } else {
-            match sbc_emergency::replace_sdp(ct, ctx.body, &new) {
-                Ok(b) => b,
-                Err(_) => return BodyAction::Reject { status: 500 },
-            }
-        };
-        BodyAction::Replace {
-            content_type: ct.to_vec(),
-            body,
-        }
+        with_sdp(ctx.content_type, ctx.body, |sdp| match kind {
+            None => self
+                .offer(ctx, sdp)
+                .map_err(|status| BodyAction::Reject { status }),
+            Some(kind) => match self.answer(ctx, sdp, kind) {
+                Some(s) => Ok(s),
+                // No session: the offer was not anchored, not ours to rewrite.
+                None if !lock(&self.calls).contains_key(&ctx.call) => Err(BodyAction::Pass),
+                None => Err(BodyAction::Reject { status: 488 }),
+            },
+        })
     }
 
     fn exchange_failed(&self, call: CallKey, _from: Side) {
@@ -394,4 +403,80 @@ fn start_stream(
     let sa = sockets(ip, a).map_err(|e| format!("bind {}: {e}", a.local_rtp))?;
     let sb = sockets(ip, b).map_err(|e| format!("bind {}: {e}", b.local_rtp))?;
     spawn_call(id, call, sa, sb, ShellConfig::default(), events).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SDP: &[u8] = b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 0\r\n";
+    const PIDF: &str = "<?xml version=\"1.0\"?>\r\n<presence entity=\"pres:a@b\">\r\n\
+<tuple id=\"t\"><status/></tuple></presence>\r\n";
+
+    fn multipart() -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(b"--XyZ\r\nContent-Type: application/sdp\r\n\r\n");
+        b.extend_from_slice(SDP);
+        b.extend_from_slice(b"\r\n--XyZ\r\nContent-Type: application/pidf+xml\r\n");
+        b.extend_from_slice(b"Content-ID: <loc@x>\r\n\r\n");
+        b.extend_from_slice(PIDF.as_bytes());
+        b.extend_from_slice(b"\r\n--XyZ--\r\n");
+        b
+    }
+
+    #[test]
+    fn multipart_keeps_every_non_sdp_byte() {
+        let ct = b"multipart/mixed;boundary=XyZ";
+        let body = multipart();
+        let mut seen = Vec::new();
+        let act = with_sdp(Some(ct), &body, |sdp| {
+            seen = sdp.to_vec();
+            Ok(b"v=0\r\nNEW\r\n".to_vec())
+        });
+        assert_eq!(seen, SDP);
+        let BodyAction::Replace {
+            content_type,
+            body: out,
+        } = act
+        else {
+            panic!("{act:?}");
+        };
+        assert_eq!(content_type, ct);
+        let expect = String::from_utf8(body)
+            .unwrap()
+            .replace(std::str::from_utf8(SDP).unwrap(), "v=0\r\nNEW\r\n");
+        assert_eq!(String::from_utf8(out).unwrap(), expect);
+    }
+
+    #[test]
+    fn no_sdp_part_or_no_type_passes_and_refusals_propagate() {
+        let never = |_: &[u8]| -> Result<Vec<u8>, BodyAction> { panic!("not an SDP") };
+        assert_eq!(with_sdp(None, SDP, never), BodyAction::Pass);
+        assert_eq!(
+            with_sdp(Some(b"application/pidf+xml"), PIDF.as_bytes(), never),
+            BodyAction::Pass
+        );
+        assert_eq!(
+            with_sdp(Some(b"application/sdp"), SDP, |_| Err(BodyAction::Reject {
+                status: 488
+            })),
+            BodyAction::Reject { status: 488 }
+        );
+    }
+
+    #[test]
+    fn teams_and_listed_trunks_get_the_microsoft_policy() {
+        let listed = vec!["lab-teams".to_owned()];
+        assert_eq!(
+            policy_for(Some(sbc_policy::TEAMS_TRUNK), &[]),
+            MediaPolicy::microsoft()
+        );
+        assert_eq!(
+            policy_for(Some("lab-teams"), &listed),
+            MediaPolicy::microsoft()
+        );
+        assert_eq!(policy_for(Some("gw1"), &listed), MediaPolicy::gateway());
+        assert_eq!(policy_for(None, &listed), MediaPolicy::gateway());
+    }
 }

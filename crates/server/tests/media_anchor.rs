@@ -250,5 +250,41 @@ async fn teams_srtp_offer_is_anchored_and_relayed_as_plain_rtp_to_the_gateway() 
     rx.unprotect_rtp_vec(&mut got).unwrap();
     assert_eq!(&got[12..], &back[..]);
 
+    assert!(
+        std::net::UdpSocket::bind(relay_a_addr).is_err(),
+        "the relay holds its port while the call is up"
+    );
+    // The caller hangs up: the relay stops and its sockets close (the ports can be bound
+    // again; bounded wait, the stop runs on the relay's task).
+    let bye = format!(
+        "BYE sip:+15551234@{sbc} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKmedia1bye\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:+15550001@{local}>;tag=a\r\nTo: {to_tag}\r\n\
+         Call-ID: media-1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    caller.send_to(bye.as_bytes(), sbc).await.unwrap();
+    let b_bye = recv_starting(&gw, "BYE ").await;
+    let bye_ok = format!(
+        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\n\
+         Content-Length: 0\r\n\r\n",
+        header(&b_bye, "Via")[0],
+        header(&b_bye, "From")[0],
+        header(&b_bye, "To")[0],
+        header(&b_bye, "Call-ID")[0],
+        header(&b_bye, "CSeq")[0],
+    );
+    gw.send_to(bye_ok.as_bytes(), sbc).await.unwrap();
+    recv_starting(&caller, "SIP/2.0 200").await;
+    let mut freed = false;
+    for _ in 0..50 {
+        if std::net::UdpSocket::bind(relay_a_addr).is_ok()
+            && std::net::UdpSocket::bind(relay_b_addr).is_ok()
+        {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(freed, "relay sockets closed after BYE");
+
     server.shutdown().await.unwrap();
 }
