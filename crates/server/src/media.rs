@@ -152,6 +152,7 @@ impl MediaAnchor {
         let call = calls
             .entry(ctx.call)
             .or_insert_with(|| self.new_session(ctx));
+        fresh_keys_if_relaying(call);
         let mut pool = lock(&self.pool);
         let (r, failed) = Self::with_rng(|rng| call.session.on_offer(leg, sdp, &mut pool, rng));
         match r {
@@ -169,6 +170,7 @@ impl MediaAnchor {
         let mut calls = lock(&self.calls);
         let call = calls.get_mut(&ctx.call)?;
         call.session.offer_pending()?;
+        fresh_keys_if_relaying(call);
         let mut pool = lock(&self.pool);
         let (r, failed) = Self::with_rng(|rng| {
             call.session
@@ -199,7 +201,9 @@ impl MediaAnchor {
     /// Tells the call's relay task about a changed plan (starting the task if needed).
     fn update_relay(&self, call: &mut CallMedia) {
         let plan = call.session.relay_plan();
-        if plan == call.running {
+        // Early to final with the same streams: the running relay already does it.
+        if plan.streams == call.running.streams {
+            call.running = plan;
             return;
         }
         call.running = plan.clone();
@@ -210,6 +214,17 @@ impl MediaAnchor {
             tx
         });
         let _ = tx.send(Cmd::Plan(plan));
+    }
+}
+
+/// Once a relay runs, every later SDP of ours carries fresh keys (RFC 4568 §7.1.4): a plan
+/// change restarts the relay with fresh SRTP contexts whose rollover counters start at 0,
+/// and an unchanged outbound key would then protect packets under indices it already used
+/// (keystream reuse, RFC 3711 §9.1).
+fn fresh_keys_if_relaying(call: &mut CallMedia) {
+    if !call.running.streams.is_empty() {
+        call.session.request_rekey(Leg::A);
+        call.session.request_rekey(Leg::B);
     }
 }
 

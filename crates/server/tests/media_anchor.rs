@@ -250,6 +250,67 @@ async fn teams_srtp_offer_is_anchored_and_relayed_as_plain_rtp_to_the_gateway() 
     rx.unprotect_rtp_vec(&mut got).unwrap();
     assert_eq!(&got[12..], &back[..]);
 
+    // A re-INVITE moving the caller's media to another port: the relay restarts on the
+    // same relay ports, and the SBC's answer carries a fresh key (a restarted SRTP context
+    // must not reuse an old key's packet indices, RFC 3711 §9.1).
+    let moved = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let offer2 = sdp_body(
+        &format!("m=audio {} RTP/SAVP 0", moved.local_addr().unwrap().port()),
+        &format!(
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{}\r\n",
+            sbc_media::b64_encode(&CALLER_KEY)
+        ),
+    )
+    .replace("o=- 1 1 ", "o=- 1 2 ");
+    let reinvite = format!(
+        "INVITE sip:+15551234@{sbc} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKmedia1re\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:+15550001@{local}>;tag=a\r\nTo: {to_tag}\r\n\
+         Call-ID: media-1\r\nCSeq: 2 INVITE\r\nContact: <sip:a@{local}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer2}",
+        offer2.len()
+    );
+    caller.send_to(reinvite.as_bytes(), sbc).await.unwrap();
+    let b_re = recv_starting(&gw, "INVITE ").await;
+    assert_eq!(
+        audio_port(body(&b_re)),
+        relay_b,
+        "same relay port toward the gateway"
+    );
+    let answer2 = answer.replace("o=- 1 1 ", "o=- 1 2 ");
+    let ok2 = format!(
+        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\n\
+         Contact: <sip:gw@{gwa}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{answer2}",
+        header(&b_re, "Via")[0],
+        header(&b_re, "From")[0],
+        header(&b_re, "To")[0],
+        header(&b_re, "Call-ID")[0],
+        header(&b_re, "CSeq")[0],
+        answer2.len()
+    );
+    gw.send_to(ok2.as_bytes(), sbc).await.unwrap();
+    let a_ok2 = recv_starting(&caller, "SIP/2.0 200").await;
+    assert_eq!(
+        audio_port(body(&a_ok2)),
+        relay_a,
+        "same relay port toward the caller"
+    );
+    let sbc_key2 = crypto_key(body(&a_ok2));
+    assert_ne!(sbc_key2, sbc_key, "fresh key after a relay restart");
+    let ack2 = format!(
+        "ACK sip:+15551234@{sbc} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKmedia1ack2\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:+15550001@{local}>;tag=a\r\nTo: {to_tag}\r\n\
+         Call-ID: media-1\r\nCSeq: 2 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    caller.send_to(ack2.as_bytes(), sbc).await.unwrap();
+    // Gateway -> caller now reaches the moved socket, under the new key.
+    let mut got = pump(&gw_media, relay_b_addr, &moved, |seq| {
+        rtp(seq + 100, 0x0BAD_CAFE, &back)
+    })
+    .await;
+    let mut rx2 = context(&sbc_key2);
+    rx2.unprotect_rtp_vec(&mut got).unwrap();
+    assert_eq!(&got[12..], &back[..]);
+
     assert!(
         std::net::UdpSocket::bind(relay_a_addr).is_err(),
         "the relay holds its port while the call is up"
@@ -259,7 +320,7 @@ async fn teams_srtp_offer_is_anchored_and_relayed_as_plain_rtp_to_the_gateway() 
     let bye = format!(
         "BYE sip:+15551234@{sbc} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKmedia1bye\r\n\
          Max-Forwards: 70\r\nFrom: <sip:+15550001@{local}>;tag=a\r\nTo: {to_tag}\r\n\
-         Call-ID: media-1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+         Call-ID: media-1\r\nCSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n"
     );
     caller.send_to(bye.as_bytes(), sbc).await.unwrap();
     let b_bye = recv_starting(&gw, "BYE ").await;
