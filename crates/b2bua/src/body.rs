@@ -59,10 +59,12 @@ pub enum BodyAction {
     ///   same for every target).
     /// - [`BodyRole::Offer`] in a relayed re-INVITE/UPDATE: the requester gets `status`
     ///   and nothing is relayed (the other leg's session is unchanged).
-    /// - Any other role (answers, early answers, other bodies): the message is sent
+    /// - [`BodyRole::Answer`] in the B leg's 2xx to the initial INVITE: the 2xx is ACKed,
+    ///   that dialog gets a BYE (RFC 3261 §13.2.2.4) and the caller gets 488.
+    /// - Any other role (other answers, early answers, other bodies): the message is sent
     ///   without a body, so nothing the policy refused reaches the other leg. For an
-    ///   answer in a 2xx this leaves that exchange unanswered (RFC 3264 §5: the peer
-    ///   usually ends the call); an early answer dropped is just no early media.
+    ///   answer in a re-INVITE/UPDATE 2xx or an ACK this leaves that exchange unanswered
+    ///   (the peer usually ends the call); an early answer dropped is just no early media.
     Reject {
         /// The status for the refused request (488 Not Acceptable Here, 503...).
         status: u16,

@@ -1065,7 +1065,13 @@ impl Shared {
         }
     }
 
-    fn decide(&self, key: CallKey, from: Side, role: BodyRole, m: &Message) -> BodyAction {
+    pub(crate) fn decide(
+        &self,
+        key: CallKey,
+        from: Side,
+        role: BodyRole,
+        m: &Message,
+    ) -> BodyAction {
         let trunks = self.trunks.get(&key);
         let trunk = |i: usize| trunks.and_then(|t| t[i].as_deref());
         let ctx = BodyContext {
@@ -1080,7 +1086,11 @@ impl Shared {
         self.body.rewrite(&ctx)
     }
 
-    fn write_body(w: MessageWriter<'_>, m: &Message, action: BodyAction) -> Option<(Bytes, Bytes)> {
+    pub(crate) fn write_body(
+        w: MessageWriter<'_>,
+        m: &Message,
+        action: BodyAction,
+    ) -> Option<(Bytes, Bytes)> {
         match action {
             BodyAction::Pass => {
                 let ct = wire::content_type(m);

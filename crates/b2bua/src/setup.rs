@@ -11,7 +11,7 @@ use sbc_sip::uri::parse_uri;
 use sbc_sip::{HeaderName, Message, Method};
 use sbc_txn::{AcceptError, Endpoint, Incoming, Instant, Peer, Transport, TxnId};
 
-use crate::body::BodyRole;
+use crate::body::{BodyAction, BodyRole};
 use crate::call::{
     ASide, Attempt, BSide, Call, CdrDraft, Early, Leg, Pending2xx, TimerKind, N_TIMERS,
 };
@@ -565,6 +565,23 @@ impl Engine {
         let Some(att) = call.b.cur.as_ref() else {
             return;
         };
+        if call.a.txn.is_none() {
+            return;
+        }
+        // The body policy decides on B's answer before anything is confirmed, so that a
+        // refused answer can end the call cleanly instead of leaving the offer unanswered.
+        let answer = (att.body.is_some() && !msg.body().is_empty())
+            .then(|| sh.decide(key, Side::B, BodyRole::Answer, &msg));
+        if let Some(BodyAction::Reject { .. }) = answer {
+            // RFC 3261 §13.2.2.4: ACK the 2xx, then BYE that dialog; the caller gets 488
+            // (RFC 3261 §21.4.26: the answer is not acceptable here).
+            let peer = att.target.peer;
+            call.b.cur = None;
+            call.b.refused = Some(488);
+            self.orphan_2xx(now, ep, &msg, Some(peer));
+            self.fail_a(now, ep, key, 488, None, (EndedBy::Sbc, EndReason::Rejected));
+            return;
+        }
         let Some(txn) = call.a.txn.take() else {
             return;
         };
@@ -629,7 +646,10 @@ impl Engine {
         } else {
             BodyRole::Offer
         };
-        let a_body = sh.finish_body(w, key, Side::B, role, Some(&msg));
+        let a_body = match answer {
+            Some(action) => Shared::write_body(w, &msg, action),
+            None => sh.finish_body(w, key, Side::B, role, Some(&msg)),
+        };
         let Ok(resp) = Message::parse(Bytes::from(out)) else {
             return;
         };

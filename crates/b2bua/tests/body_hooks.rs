@@ -29,6 +29,8 @@ struct Recorder {
     failed: Mutex<Vec<Side>>,
     ended: Mutex<Vec<CallKey>>,
     refuse: Option<(&'static str, u16)>,
+    /// Refuse answers containing this.
+    refuse_answer: Option<&'static str>,
 }
 
 impl BodyPolicy for Recorder {
@@ -43,6 +45,11 @@ impl BodyPolicy for Recorder {
         if let Some((marker, status)) = self.refuse {
             if ctx.role == BodyRole::Offer && text.contains(marker) {
                 return BodyAction::Reject { status };
+            }
+        }
+        if let Some(marker) = self.refuse_answer {
+            if ctx.role == BodyRole::Answer && text.contains(marker) {
+                return BodyAction::Reject { status: 488 };
             }
         }
         BodyAction::Replace {
@@ -192,6 +199,44 @@ fn failed_b_attempt_is_reported_before_the_next_offer() {
     let seen = policy.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[1].3.as_deref(), Some("gw2"));
+}
+
+#[test]
+fn refused_2xx_answer_acks_and_byes_b_and_fails_a_with_488() {
+    let policy = Arc::new(Recorder {
+        refuse_answer: Some("o=gw"),
+        ..Recorder::default()
+    });
+    let mut sim = world_policy(policy.clone());
+    sim.ua(0).send(&invite("bh-4", &[], SDP_A), addr(SBC));
+    sim.run_for(ms(10));
+    let (t, b_inv) = sim.ua(1).expect_request(Method::Invite);
+    sim.ua(1).respond(
+        t,
+        response(
+            &b_inv,
+            200,
+            Some("g4"),
+            &["Contact: <sip:gw@127.0.0.1:5080>"],
+            SDP_B,
+        ),
+    );
+    sim.run_for(ms(10));
+    // B's 2xx is ACKed, then its dialog ended.
+    let ack = sim.ua(1).expect_ack();
+    assert_eq!(ack.cseq().unwrap().seq, 1);
+    let (t, bye) = sim.ua(1).expect_request(Method::Bye);
+    assert_eq!(bye.call_id(), b_inv.call_id());
+    sim.ua(1).respond(t, response(&bye, 200, None, &[], ""));
+    sim.ua(0).expect_response(100);
+    let r = sim.ua(0).expect_response(488);
+    assert!(r.body().is_empty(), "nothing of B's answer reaches A");
+    // The caller was never told of an answered call; no failover after a 2xx.
+    sim.ua(2).expect_nothing();
+    let cdrs = sim.dut.cdrs();
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(cdrs[0].status, 488);
+    assert_eq!(policy.ended.lock().unwrap().len(), 1);
 }
 
 /// A confirmed call; returns Alice's and gw1's dialogs and gw1's INVITE.
