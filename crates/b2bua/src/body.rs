@@ -33,6 +33,11 @@ pub struct BodyContext<'a> {
     pub content_type: Option<&'a [u8]>,
     /// The body as received.
     pub body: &'a [u8],
+    /// The A leg's source trunk, when the router named one (the Teams trunk is
+    /// `sbc_policy::TEAMS_TRUNK`): lets the policy pick media rules per trunk.
+    pub trunk_a: Option<&'a str>,
+    /// The B leg's target trunk, once a B-leg INVITE was built (the current attempt's).
+    pub trunk_b: Option<&'a str>,
 }
 
 /// What to send instead.
@@ -47,6 +52,23 @@ pub enum BodyAction {
         /// The new body.
         body: Vec<u8>,
     },
+    /// Refuse the body (no media resources, no acceptable stream...). What the engine does
+    /// depends on the role:
+    /// - [`BodyRole::Offer`] in the B-leg INVITE: no INVITE is sent and the call fails
+    ///   toward the caller with `status` (no further targets are tried: the offer is the
+    ///   same for every target).
+    /// - [`BodyRole::Offer`] in a relayed re-INVITE/UPDATE: the requester gets `status`
+    ///   and nothing is relayed (the other leg's session is unchanged).
+    /// - [`BodyRole::Answer`] in the B leg's 2xx to the initial INVITE: the 2xx is ACKed,
+    ///   that dialog gets a BYE (RFC 3261 §13.2.2.4) and the caller gets 488.
+    /// - Any other role (other answers, early answers, other bodies): the message is sent
+    ///   without a body, so nothing the policy refused reaches the other leg. For an
+    ///   answer in a re-INVITE/UPDATE 2xx or an ACK this leaves that exchange unanswered
+    ///   (the peer usually ends the call); an early answer dropped is just no early media.
+    Reject {
+        /// The status for the refused request (488 Not Acceptable Here, 503...).
+        status: u16,
+    },
 }
 
 /// Rewrites bodies crossing the B2BUA. Must not block (it runs on the shard's path).
@@ -56,6 +78,12 @@ pub trait BodyPolicy: fmt::Debug + Send + Sync {
 
     /// The call ended: release whatever was kept for it.
     fn call_ended(&self, _call: CallKey) {}
+
+    /// An offer from `from` that went through [`BodyPolicy::rewrite`] (role
+    /// [`BodyRole::Offer`]) will not be answered: its request got a non-2xx final (491
+    /// included), timed out, or could not be sent. The policy rolls back what it
+    /// prepared for that exchange (RFC 3264 §8: the session stays as it was).
+    fn exchange_failed(&self, _call: CallKey, _from: Side) {}
 }
 
 /// Bodies pass byte for byte.

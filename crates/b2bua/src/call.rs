@@ -189,6 +189,9 @@ pub(crate) struct BSide {
     pub(crate) leg: Option<Leg>,
     /// Call-IDs of every attempt (index keys to remove at the end).
     pub(crate) call_ids: Vec<(Bytes, Bytes)>,
+    /// The body policy refused the B-leg offer with this status: no target is tried
+    /// further and the caller gets it.
+    pub(crate) refused: Option<u16>,
 }
 
 /// The CDR being filled in.

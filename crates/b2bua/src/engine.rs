@@ -84,6 +84,9 @@ pub(crate) struct Shared {
     pub(crate) ids: IdGen,
     pub(crate) router: Arc<dyn Router>,
     pub(crate) body: Arc<dyn BodyPolicy>,
+    /// The trunk names of each call's legs (A source, B target), for [`BodyContext`]:
+    /// kept here because bodies are finished with the call borrowed elsewhere.
+    pub(crate) trunks: HashMap<CallKey, [Option<Arc<str>>; 2]>,
     pub(crate) events: VecDeque<EngineEvent>,
     timers: BinaryHeap<Reverse<TimerEntry>>,
     index: HashMap<Bytes, Vec<IndexEntry>>,
@@ -146,6 +149,7 @@ impl Engine {
                 ids: idgen,
                 router,
                 body: Arc::new(PassThrough),
+                trunks: HashMap::new(),
                 events: VecDeque::new(),
                 timers: BinaryHeap::new(),
                 index: HashMap::new(),
@@ -654,6 +658,7 @@ impl Engine {
         let counted: Vec<&str> = call.counted.iter().map(String::as_str).collect();
         sh.adm.release(&counted);
         sh.body.call_ended(key);
+        sh.trunks.remove(&key);
         let (by, reason) = call.cdr.ended.unwrap_or((by, reason));
         tracing::info!(
             parent: &call.span,
@@ -1011,7 +1016,8 @@ impl Shared {
     }
 
     /// Ends a message with the body of `src` as the body policy decides (Content-Type and
-    /// Content-Length follow the body actually sent). Returns what was sent.
+    /// Content-Length follow the body actually sent). Returns what was sent. A refused
+    /// body ([`BodyAction::Reject`]) is left out: the message goes without a body.
     pub(crate) fn finish_body(
         &self,
         w: MessageWriter<'_>,
@@ -1024,16 +1030,71 @@ impl Shared {
             w.finish(None, b"");
             return None;
         };
-        let ct = wire::content_type(m);
+        let action = self.decide(key, from, role, m);
+        if let BodyAction::Reject { status } = action {
+            tracing::warn!(
+                status,
+                ?role,
+                "body refused by the body policy, sent without it"
+            );
+        }
+        Self::write_body(w, m, action)
+    }
+
+    /// [`Shared::finish_body`] for a request carrying an offer: `Err(status)` when the
+    /// policy refuses it, and then nothing is written (the caller discards the message
+    /// and answers its requester with `status`).
+    pub(crate) fn finish_offer(
+        &self,
+        w: MessageWriter<'_>,
+        key: CallKey,
+        from: Side,
+        src: &Message,
+    ) -> Result<Option<(Bytes, Bytes)>, u16> {
+        if src.body().is_empty() {
+            w.finish(None, b"");
+            return Ok(None);
+        }
+        match self.decide(key, from, BodyRole::Offer, src) {
+            // Only a failure class makes sense toward the requester (RFC 3261 §21.4-6).
+            BodyAction::Reject { status } => Err(if (400..700).contains(&status) {
+                status
+            } else {
+                488
+            }),
+            action => Ok(Self::write_body(w, src, action)),
+        }
+    }
+
+    pub(crate) fn decide(
+        &self,
+        key: CallKey,
+        from: Side,
+        role: BodyRole,
+        m: &Message,
+    ) -> BodyAction {
+        let trunks = self.trunks.get(&key);
+        let trunk = |i: usize| trunks.and_then(|t| t[i].as_deref());
         let ctx = BodyContext {
             call: key,
             from,
             role,
-            content_type: ct,
+            content_type: wire::content_type(m),
             body: m.body(),
+            trunk_a: trunk(0),
+            trunk_b: trunk(1),
         };
-        match self.body.rewrite(&ctx) {
+        self.body.rewrite(&ctx)
+    }
+
+    pub(crate) fn write_body(
+        w: MessageWriter<'_>,
+        m: &Message,
+        action: BodyAction,
+    ) -> Option<(Bytes, Bytes)> {
+        match action {
             BodyAction::Pass => {
+                let ct = wire::content_type(m);
                 w.finish(ct, m.body());
                 let ct = ct.map_or_else(Bytes::new, |c| sub_bytes(m, c));
                 Some((ct, m.body_bytes()))
@@ -1042,7 +1103,22 @@ impl Shared {
                 w.finish(Some(&content_type), &body);
                 Some((Bytes::from(content_type), Bytes::from(body)))
             }
+            BodyAction::Reject { .. } => {
+                w.finish(None, b"");
+                None
+            }
         }
+    }
+
+    /// The trunk of a call's leg, as [`BodyContext`] reports it.
+    pub(crate) fn set_trunk(&mut self, key: CallKey, side: Side, trunk: Option<&str>) {
+        let i = usize::from(side == Side::B);
+        self.trunks.entry(key).or_default()[i] = trunk.map(Arc::from);
+    }
+
+    /// An offer the body policy saw will not be answered.
+    pub(crate) fn offer_failed(&self, key: CallKey, from: Side) {
+        self.body.exchange_failed(key, from);
     }
 
     /// Session-Expires for a request (`uac`) or response (`!uac`) we send on a leg.

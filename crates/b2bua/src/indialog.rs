@@ -297,11 +297,32 @@ impl Engine {
         sh.filter(leg.policy).copy(&mut w, &req, also, has_body);
         sh.filter(leg.policy)
             .copy_raw(&mut w, &req, &[b"Info-Package"]);
-        let role = if oa { BodyRole::Offer } else { BodyRole::Other };
-        let body = sh.finish_body(w, key, from, role, Some(&req));
+        let body = if oa {
+            match sh.finish_offer(w, key, from, &req) {
+                Ok(b) => b,
+                Err(status) => {
+                    // BodyAction::Reject: the requester gets the status, nothing is
+                    // relayed and the other leg's CSeq space is left as it was.
+                    if let Some(l) = call.leg_mut(to) {
+                        l.dlg.local_cseq -= 1;
+                    }
+                    let mut out = Vec::with_capacity(512);
+                    let mut w = build::response(&req, status, None, None, &mut out);
+                    sh.server_headers(&mut w, call.leg(from).map_or(0, |l| l.policy));
+                    w.finish(None, b"");
+                    let _ = ep.respond_bytes(now, server, out);
+                    return;
+                }
+            }
+        } else {
+            sh.finish_body(w, key, from, BodyRole::Other, Some(&req))
+        };
         let client = match ep.send_request_bytes(now, out, peer) {
             Ok(c) => c,
             Err(e) => {
+                if oa && body.is_some() {
+                    sh.offer_failed(key, from);
+                }
                 let mut out = Vec::with_capacity(512);
                 let mut w = build::response(&req, e.status(), None, None, &mut out);
                 sh.server_headers(&mut w, call.leg(from).map_or(0, |l| l.policy));
@@ -377,6 +398,11 @@ impl Engine {
         }
         let ok = (200..300).contains(&status);
         let mut x_session = None;
+        // RFC 3264 §8 / RFC 3261 §14.1: a refused re-offer (491 included) leaves the
+        // session as it was; the body policy rolls back what it prepared.
+        if !ok && is_oa && relay.offer {
+            sh.offer_failed(key, from);
+        }
         if ok && is_oa {
             if let Some(l) = call.leg_mut(to) {
                 if let Some(c) = wire::contact_uri(&msg) {
@@ -485,6 +511,9 @@ impl Engine {
         let relay = call.relays.remove(i);
         if call.oa.is_some_and(|o| o.client == ctxn) {
             call.oa = None;
+        }
+        if relay.offer && matches!(relay.method, Method::Invite | Method::Update) {
+            self.sh.offer_failed(key, relay.from);
         }
         let mut out = Vec::with_capacity(512);
         let mut w = build::response(&relay.request, status, None, None, &mut out);

@@ -11,7 +11,7 @@ use sbc_sip::uri::parse_uri;
 use sbc_sip::{HeaderName, Message, Method};
 use sbc_txn::{AcceptError, Endpoint, Incoming, Instant, Peer, Transport, TxnId};
 
-use crate::body::BodyRole;
+use crate::body::{BodyAction, BodyRole};
 use crate::call::{
     ASide, Attempt, BSide, Call, CdrDraft, Early, Leg, Pending2xx, TimerKind, N_TIMERS,
 };
@@ -229,6 +229,7 @@ impl Engine {
                 cur: None,
                 leg: None,
                 call_ids: Vec::new(),
+                refused: None,
             },
             sent_18x: false,
             oa: None,
@@ -262,6 +263,7 @@ impl Engine {
         let a_cid = sub_bytes(&call.a.invite, call.a.invite.call_id().unwrap_or_default());
         let a_tag = sub_bytes(&call.a.invite, call.a.invite.from_tag().unwrap_or_default());
         sh.index_add(a_cid, a_tag, Side::A, key);
+        sh.set_trunk(key, Side::A, call.cdr.trunk_in.as_deref());
         sh.track(txn, key, Role::AInvite);
         call.span = call_span(sh.shard, key, &call.a.invite);
         sh.events.push_back(EngineEvent::CallState {
@@ -291,6 +293,9 @@ impl Engine {
             }
             if self.send_attempt(now, ep, key, target, None, false) {
                 return true;
+            }
+            if self.calls.get(key).is_some_and(|c| c.b.refused.is_some()) {
+                return false;
             }
         }
     }
@@ -357,7 +362,15 @@ impl Engine {
         sh.add_policy_headers(&mut w, policy);
         let has_body = !a.body().is_empty();
         sh.filter(policy).copy(&mut w, a, &[], has_body);
-        let body = sh.finish_body(w, key, Side::A, BodyRole::Offer, Some(a));
+        sh.set_trunk(key, Side::B, Some(&target.trunk));
+        let body = match sh.finish_offer(w, key, Side::A, a) {
+            Ok(b) => b,
+            Err(status) => {
+                // The offer is the same for every target: stop here (BodyAction::Reject).
+                call.b.refused = Some(status);
+                return false;
+            }
+        };
         // RFC 3261 §18.1.1 (TI-8, TI-40): a request larger than 1300 bytes (path MTU
         // unknown) goes over a congestion-controlled transport; the top Via says so.
         let mut target = target;
@@ -555,6 +568,23 @@ impl Engine {
         let Some(att) = call.b.cur.as_ref() else {
             return;
         };
+        if call.a.txn.is_none() {
+            return;
+        }
+        // The body policy decides on B's answer before anything is confirmed, so that a
+        // refused answer can end the call cleanly instead of leaving the offer unanswered.
+        let answer = (att.body.is_some() && !msg.body().is_empty())
+            .then(|| sh.decide(key, Side::B, BodyRole::Answer, &msg));
+        if let Some(BodyAction::Reject { .. }) = answer {
+            // RFC 3261 §13.2.2.4: ACK the 2xx, then BYE that dialog; the caller gets 488
+            // (RFC 3261 §21.4.26: the answer is not acceptable here).
+            let peer = att.target.peer;
+            call.b.cur = None;
+            call.b.refused = Some(488);
+            self.orphan_2xx(now, ep, &msg, Some(peer));
+            self.fail_a(now, ep, key, 488, None, (EndedBy::Sbc, EndReason::Rejected));
+            return;
+        }
         let Some(txn) = call.a.txn.take() else {
             return;
         };
@@ -619,7 +649,10 @@ impl Engine {
         } else {
             BodyRole::Offer
         };
-        let a_body = sh.finish_body(w, key, Side::B, role, Some(&msg));
+        let a_body = match answer {
+            Some(action) => Shared::write_body(w, &msg, action),
+            None => sh.finish_body(w, key, Side::B, role, Some(&msg)),
+        };
         let Ok(resp) = Message::parse(Bytes::from(out)) else {
             return;
         };
@@ -688,6 +721,9 @@ impl Engine {
             self.sh.events.push_back(EngineEvent::DropConnection {
                 peer: att.target.peer,
             });
+        }
+        if att.body.is_some() {
+            self.sh.offer_failed(key, Side::A);
         }
         // RFC 3261 §21.5.4 / TI-18: 503 with Retry-After takes the target out for that long.
         if status == 503 {
@@ -795,6 +831,9 @@ impl Engine {
             return;
         }
         let att = call.b.cur.take();
+        if att.as_ref().is_some_and(|a| a.body.is_some()) {
+            self.sh.offer_failed(key, Side::A);
+        }
         // §18.1.1: a TCP connection refused for a request upgraded from UDP is retried
         // over UDP on the same target.
         if let Some(a) = att.as_ref().filter(|a| a.upgraded && status == 503) {
@@ -843,6 +882,11 @@ impl Engine {
         let Engine { calls, sh } = self;
         let Some(call) = calls.get_mut(key) else {
             return;
+        };
+        // The body policy refused the B-leg offer: that, not what led there, is the answer.
+        let (status, src, (by, reason)) = match call.b.refused {
+            Some(s) => (s, None, (EndedBy::Sbc, EndReason::Rejected)),
+            None => (status, src, (by, reason)),
         };
         if let Some(txn) = call.a.txn.take() {
             let phrase =

@@ -86,6 +86,41 @@ pub struct Config {
     /// capacity (`[emergency]`, TI-38..TI-42; see docs/emergency.md).
     #[serde(default)]
     pub emergency: sbc_emergency::EmergencyConfig,
+    /// Media anchoring (`[media]`, TI-29, TI-32..TI-37; see docs/media.md). Off by default:
+    /// bodies then cross byte for byte.
+    #[serde(default)]
+    pub media: Media,
+}
+
+/// Media anchoring: SDP rewritten toward the SBC's relay, SRTP on the Teams trunk, plain RTP
+/// (or as the gateway offers) elsewhere.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Media {
+    /// Anchor media. `false`: bodies pass unchanged.
+    pub enabled: bool,
+    /// The relay's advertised IP (`c=`/`o=` of rewritten SDP, and the sockets' bind
+    /// address). Required when `enabled`.
+    pub address: Option<std::net::IpAddr>,
+    /// First relay port (RTP even, RTCP = RTP + 1).
+    pub port_min: u16,
+    /// Last relay port (inclusive).
+    pub port_max: u16,
+    /// Trunks (gateway or route names) given the Microsoft media policy (SRTP required,
+    /// TI-32) besides the Teams trunk itself: Teams-like peers in labs and tests.
+    pub microsoft_trunks: Vec<String>,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media {
+            enabled: false,
+            address: None,
+            port_min: 40000,
+            port_max: 49999,
+            microsoft_trunks: Vec::new(),
+        }
+    }
 }
 
 /// One header policy (`[[header_policy]]`).
@@ -587,6 +622,16 @@ impl Config {
         if s.max_headers == 0 || s.max_vias == 0 || s.max_line_len < 256 {
             return Err(plain(
                 "sip limits: max_headers and max_vias > 0, max_line_len >= 256".into(),
+            ));
+        }
+        let m = &self.media;
+        if m.enabled && m.address.is_none() {
+            return Err(plain("media.address is required when media.enabled".into()));
+        }
+        // At least one even/odd pair above port 0 (RTP even, RTCP odd: RFC 3550 §11).
+        if m.port_min.max(2).saturating_add(1) > m.port_max {
+            return Err(plain(
+                "media ports: need port_min < port_max, room for one RTP/RTCP pair".into(),
             ));
         }
         let mut tls_names = BTreeSet::new();

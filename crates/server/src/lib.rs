@@ -23,6 +23,7 @@ mod engine;
 mod events;
 mod health_router;
 mod local;
+pub mod media;
 pub mod metrics;
 pub mod notify;
 pub mod probe;
@@ -424,9 +425,23 @@ pub async fn start_with(cfg: Config, source: Option<PathBuf>) -> Result<ServerHa
         router: router_rx,
     };
     let probe_rx = inbound.pop();
+    // Media anchoring (issue 7): one port pool for the node, one body policy per shard.
+    let media = match (cfg.media.enabled, cfg.media.address) {
+        (true, Some(ip)) => Some((ip, media::pool(&cfg.media).map_err(ServerError::Config)?)),
+        _ => None,
+    };
     for (id, rx) in inbound.into_iter().enumerate() {
-        let engine = engine::build(&cfg, router.clone(), signalling, id, &adm, shard::seed(id))
+        let mut engine = engine::build(&cfg, router.clone(), signalling, id, &adm, shard::seed(id))
             .map_err(ServerError::Config)?;
+        if let Some((ip, pool)) = &media {
+            engine.set_body_policy(Arc::new(media::MediaAnchor::new(
+                *ip,
+                cfg.media.microsoft_trunks.clone(),
+                pool.clone(),
+                tokio::runtime::Handle::current(),
+                id as u16,
+            )));
+        }
         let s = shard::Shard::new(
             id,
             cfg.clone(),
