@@ -77,7 +77,8 @@ pub(crate) struct Shared {
     pub(crate) policy_by_trunk: HashMap<String, usize>,
     /// Variants of a policy with another Contact (per-tenant FQDNs, TI-14), interned: one
     /// entry per (policy, contact) ever used, so legs keep a plain index.
-    contact_variants: HashMap<(usize, String, crate::ReferMode), usize>,
+    /// Keyed by the Contact first so a lookup borrows it (no allocation per call).
+    contact_variants: HashMap<String, Vec<(usize, crate::ReferMode, usize)>>,
     /// The header filter of each policy (parallel to `policies`): what may cross into a leg
     /// is decided by that leg's policy.
     filters: Vec<HeaderFilter>,
@@ -874,8 +875,11 @@ impl Shared {
         if c == base.contact && refer == base.refer {
             return policy;
         }
-        let key = (policy, c.to_string(), refer);
-        if let Some(&i) = self.contact_variants.get(&key) {
+        let known = self
+            .contact_variants
+            .get(c)
+            .and_then(|v| v.iter().find(|e| e.0 == policy && e.1 == refer));
+        if let Some(&(_, _, i)) = known {
             return i;
         }
         let mut p = base.clone();
@@ -899,7 +903,10 @@ impl Shared {
         let i = self.policies.len();
         self.policies.push(p);
         self.filters.push(self.filters[policy].clone());
-        self.contact_variants.insert(key, i);
+        self.contact_variants
+            .entry(c.to_string())
+            .or_default()
+            .push((policy, refer, i));
         i
     }
 

@@ -789,11 +789,6 @@ impl Config {
         }
         // Header policies: unique names, token header names, single-line values; gateways
         // name existing ones.
-        let token = |n: &str| {
-            !n.is_empty()
-                && n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
-        };
         let mut hp_names = BTreeSet::new();
         for hp in &self.header_policies {
             if !hp_names.insert(hp.name.get_ref().clone()) {
@@ -807,7 +802,7 @@ impl Config {
                 .iter()
                 .chain(&hp.remove)
                 .chain(hp.add.iter().map(|a| &a.name))
-                .find(|n| !token(n));
+                .find(|n| !sbc_sip::lex::is_token_str(n.as_bytes()));
             if let Some(n) = bad_name {
                 return Err(at(
                     hp.name.span(),

@@ -162,24 +162,18 @@ fn host_of<'a>(uri: &Uri<'a>) -> Option<&'a str> {
     }
 }
 
-/// The caller's number: P-Asserted-Identity when present (the network-asserted identity,
-/// TI-13), else From.
-fn calling_of(req: &Message) -> Option<String> {
-    let from_pai = req
+/// The caller from one parse of From (and PAI): the number from P-Asserted-Identity when
+/// present (the network-asserted identity, TI-13), else From's; the display name From's.
+fn caller_of(req: &Message) -> (Option<&str>, Option<&[u8]>) {
+    let from = req
+        .from_raw()
+        .and_then(|v| sbc_sip::addr::parse_name_addr(v).ok());
+    let pai = req
         .get(HeaderName::PAssertedIdentity)
         .and_then(|v| sbc_sip::addr::parse_name_addr(v).ok())
-        .and_then(|na| user_of(&na.uri).map(str::to_owned));
-    from_pai.or_else(|| {
-        req.from_raw()
-            .and_then(|v| sbc_sip::addr::parse_name_addr(v).ok())
-            .and_then(|na| user_of(&na.uri).map(str::to_owned))
-    })
-}
-
-fn display_of(req: &Message) -> Option<Vec<u8>> {
-    req.from_raw()
-        .and_then(|v| sbc_sip::addr::parse_name_addr(v).ok())
-        .and_then(|na| na.display.map(<[u8]>::to_vec))
+        .and_then(|na| user_of(&na.uri));
+    let number = pai.or_else(|| from.as_ref().and_then(|na| user_of(&na.uri)));
+    (number, from.and_then(|na| na.display))
 }
 
 fn name_addr(display: Option<&[u8]>, uri: &str) -> Vec<u8> {
@@ -372,7 +366,8 @@ impl CallPolicy {
             return reject(404, "Not Found");
         };
         let emergency = self.is_emergency(Some(tenant), req);
-        let calling = calling_of(req).unwrap_or_default();
+        let (calling, display) = caller_of(req);
+        let calling = calling.unwrap_or_default().to_owned();
         // TI-20 screening; emergency calls are never screened (TI-40).
         if !emergency && !self.tables.calling_allowed(tenant, &calling) {
             return reject(403, "Calling Number Not Allowed");
@@ -439,7 +434,6 @@ impl CallPolicy {
             let host = fqdn.clone().unwrap_or_else(|| t.base.clone());
             format!("sip:{host}:{};transport=tls", t.port)
         });
-        let display = display_of(req);
         let mut out = Vec::new();
         for &gid in targets.as_slice() {
             let Some(gw) = self.tables.gateway(gid) else {
@@ -465,10 +459,7 @@ impl CallPolicy {
                 let mut t = Target::new(peer, ruri.clone().into_bytes(), gw.name.clone());
                 t.presentation = Presentation {
                     from: (!calling_fmt.is_empty()).then(|| {
-                        name_addr(
-                            display.as_deref(),
-                            &format!("sip:{calling_fmt}@{host};user=phone"),
-                        )
+                        name_addr(display, &format!("sip:{calling_fmt}@{host};user=phone"))
                     }),
                     to: Some(name_addr(
                         None,
@@ -516,16 +507,13 @@ impl CallPolicy {
             .first()
             .cloned()
             .unwrap_or_else(|| teams.base.clone());
-        let calling = calling_of(req)
-            .and_then(|c| gw.numbers.to_e164(&c).ok().map(|n| n.as_str().to_owned()))
+        let (calling, display) = caller_of(req);
+        let calling = calling
+            .and_then(|c| gw.numbers.to_e164(c).ok().map(|n| n.as_str().to_owned()))
             .unwrap_or_else(|| "anonymous".to_owned());
-        let display = display_of(req);
         let ruri = format!("sip:{}@{TEAMS_RURI_HOST};user=phone", called.as_str());
         let contact = format!("sip:{fqdn}:{};transport=tls", teams.port);
-        let from = name_addr(
-            display.as_deref(),
-            &format!("sip:{calling}@{fqdn};user=phone"),
-        );
+        let from = name_addr(display, &format!("sip:{calling}@{fqdn};user=phone"));
         let mut out = Vec::new();
         for e in &self.edges {
             for &peer in &e.peers {

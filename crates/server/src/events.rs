@@ -72,13 +72,27 @@ impl RecentRefusals {
     }
 }
 
+/// Completes a record's durations and hands it to the CDR writer, when CDRs are on. The
+/// writer never drops a record (it spills to memory when its queue is full), so this cannot
+/// stall the engines.
+fn write(sinks: &Sinks, mut rec: CdrRecord) {
+    let Some(sink) = &sinks.cdr else {
+        return;
+    };
+    rec.fill_durations();
+    if sink.record(rec).is_err() {
+        tracing::error!("CDR writer closed: record lost");
+    }
+}
+
 /// Runs until every shard has dropped its sender.
 pub async fn consume(mut rx: mpsc::Receiver<EngineEvent>, sinks: Sinks) {
     let mut recent = RecentRefusals::default();
     while let Some(ev) = rx.recv().await {
         match ev {
             EngineEvent::Cdr(c) => {
-                let trunk_in = c.trunk_in.clone().unwrap_or_default();
+                let c = *c;
+                let trunk_in = c.trunk_in.unwrap_or_default();
                 let m = sinks.metrics.trunk(&trunk_in);
                 m.attempts.inc();
                 if c.answered_at.is_some() {
@@ -104,33 +118,31 @@ pub async fn consume(mut rx: mpsc::Receiver<EngineEvent>, sinks: Sinks) {
                     (sbc_b2bua::EndedBy::Callee, _) => EndedBy::Callee,
                     (sbc_b2bua::EndedBy::Sbc, _) => EndedBy::Sbc,
                 };
-                if let Some(sink) = &sinks.cdr {
-                    let clock = sinks.clock;
-                    let mut rec = CdrRecord {
-                        node: sinks.node.clone(),
-                        call_id: text(&c.a_call_id),
-                        tenant: c.tenant.clone(),
-                        trunk_in,
-                        trunk_out: c.trunk_out.clone(),
-                        calling: text(&c.calling),
-                        called: text(&c.called),
-                        invite_at: clock.utc(c.invite_at),
-                        first_18x_at: c.ringing_at.map(|t| clock.utc(t)),
-                        answer_at: c.answered_at.map(|t| clock.utc(t)),
-                        end_at: clock.utc(c.ended_at),
-                        duration_ms: 0,
-                        setup_delay_ms: None,
-                        final_status: c.status,
-                        q850_cause: c.q850,
-                        ended_by,
-                        emergency: c.emergency,
-                    };
-                    rec.fill_durations();
-                    // The writer never drops a record (it spills to memory when its queue is
-                    // full), so this cannot stall the engines.
-                    if sink.record(rec).is_err() {
-                        tracing::error!("CDR writer closed: record lost");
-                    }
+                let clock = sinks.clock;
+                // The record is built only when CDRs are on.
+                if sinks.cdr.is_some() {
+                    write(
+                        &sinks,
+                        CdrRecord {
+                            node: sinks.node.clone(),
+                            call_id: text(&c.a_call_id),
+                            tenant: c.tenant,
+                            trunk_in,
+                            trunk_out: c.trunk_out,
+                            calling: text(&c.calling),
+                            called: text(&c.called),
+                            invite_at: clock.utc(c.invite_at),
+                            first_18x_at: c.ringing_at.map(|t| clock.utc(t)),
+                            answer_at: c.answered_at.map(|t| clock.utc(t)),
+                            end_at: clock.utc(c.ended_at),
+                            duration_ms: 0,
+                            setup_delay_ms: None,
+                            final_status: c.status,
+                            q850_cause: c.q850,
+                            ended_by,
+                            emergency: c.emergency,
+                        },
+                    );
                 }
             }
             EngineEvent::Rejected {
@@ -144,35 +156,34 @@ pub async fn consume(mut rx: mpsc::Receiver<EngineEvent>, sinks: Sinks) {
                 sinks.metrics.admission_rejected(why);
                 // A refused INVITE is a call attempt too: counted for ASR and recorded.
                 if let Some(a) = attempt.filter(|a| recent.first(&a.call_id, a.cseq)) {
-                    let trunk_in = a.trunk_in.clone().unwrap_or_default();
+                    let trunk_in = a.trunk_in.unwrap_or_default();
                     let m = sinks.metrics.trunk(&trunk_in);
                     m.attempts.inc();
                     m.final_status(status);
-                    if let Some(sink) = &sinks.cdr {
-                        let t = sinks.clock.utc(at);
-                        let mut rec = CdrRecord {
-                            node: sinks.node.clone(),
-                            call_id: text(&a.call_id),
-                            tenant: None,
-                            trunk_in,
-                            trunk_out: None,
-                            calling: text(&a.calling),
-                            called: text(&a.called),
-                            invite_at: t,
-                            first_18x_at: None,
-                            answer_at: None,
-                            end_at: t,
-                            duration_ms: 0,
-                            setup_delay_ms: None,
-                            final_status: status,
-                            q850_cause: None,
-                            ended_by: EndedBy::Sbc,
-                            emergency: false,
-                        };
-                        rec.fill_durations();
-                        if sink.record(rec).is_err() {
-                            tracing::error!("CDR writer closed: record lost");
-                        }
+                    let t = sinks.clock.utc(at);
+                    if sinks.cdr.is_some() {
+                        write(
+                            &sinks,
+                            CdrRecord {
+                                node: sinks.node.clone(),
+                                call_id: text(&a.call_id),
+                                tenant: None,
+                                trunk_in,
+                                trunk_out: None,
+                                calling: text(&a.calling),
+                                called: text(&a.called),
+                                invite_at: t,
+                                first_18x_at: None,
+                                answer_at: None,
+                                end_at: t,
+                                duration_ms: 0,
+                                setup_delay_ms: None,
+                                final_status: status,
+                                q850_cause: None,
+                                ended_by: EndedBy::Sbc,
+                                emergency: false,
+                            },
+                        );
                     }
                 }
             }
